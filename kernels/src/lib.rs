@@ -1,0 +1,20 @@
+//! Doppler's compute kernels: pure functions on slices, with no knowledge of graphs or blobs.
+//!
+//! * [`reference`] — deliberately naive portable Rust. These are the *oracles*: every optimized
+//!   kernel must be bit-exact to them (int8, binary) or within a documented tolerance (f32).
+//! * `arm32` / `arm64` (later) — hand-written NEON kernels, selected statically by `cfg(target_arch)`.
+//!
+//! Layout conventions shared by every kernel:
+//! * activations are NHWC, row-major, batch outermost;
+//! * conv filters are OHWI (`[out_c][k_h][k_w][in_c]`, TFLite's layout); depthwise filters are
+//!   `[k_h][k_w][in_c * depth_multiplier]`; fully-connected weights are `[out][in]`;
+//! * binary tensors are bit-packed along channels into little-endian `u32` words: bit `c % 32` of
+//!   word `c / 32` is 1 when the value is −1 (x < 0). Padding bits of the last word are 0.
+//!
+//! Kernels trust their geometry: the engine validates every shape once at load time, so kernels
+//! only `debug_assert!` slice lengths. A kernel given inconsistent slices may panic; it never
+//! reads or writes out of bounds (all indexing is checked).
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod reference;
