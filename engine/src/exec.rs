@@ -1,7 +1,7 @@
 //! One op: fetch its tensors as typed slices, build the kernel's parameters, call the kernel.
 
 use bytemuck::Pod;
-use doppler_kernels::reference::{binary, f32 as kf32, int8, quant::Rounding, tensor, Window2d};
+use doppler_kernels::best::{binary, f32 as kf32, int8, quant::Rounding, tensor, Window2d};
 use doppler_model_format::layout::MAX_OP_INPUTS;
 use doppler_model_format::ops::*;
 use doppler_model_format::{DType, Kind, Model, OpCode, OpInfo, TensorInfo};
@@ -135,7 +135,6 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
             let w = op.tensor(1)?;
             let (out_len, in_len) = (w.dims[0], w.dims[1]);
             let batch = x.elements() / in_len;
-            let (xs, ws) = (op.slice(0)?, op.slice(1)?);
             if dtype == DType::I8 {
                 let (act_min, act_max) = act_i8(p.act_min, p.act_max);
                 let q = int8::ConvQuant {
@@ -147,9 +146,10 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
                     act_min,
                     act_max,
                 };
-                int8::fully_connected_i8(batch, in_len, out_len, &q, xs, ws, op.slice(2)?, cast_mut(out)?);
+                let (xs, ws, b, ys) = (op.slice(0)?, op.slice(1)?, op.slice(2)?, cast_mut(out)?);
+                int8::fully_connected_i8(batch, in_len, out_len, &q, xs, ws, b, ys);
             } else {
-                let (b, ys) = (op.slice(2)?, cast_mut(out)?);
+                let (xs, ws, b, ys) = (op.slice(0)?, op.slice(1)?, op.slice(2)?, cast_mut(out)?);
                 kf32::fully_connected_f32(batch, in_len, out_len, p.act_min_f, p.act_max_f, xs, ws, b, ys);
             }
         }
@@ -338,8 +338,8 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
             let c = x.last_dim();
             let pixels = x.elements() / c;
             if y.dtype == DType::I8 {
-                let q = |v: f32| (libm::roundf(v / y.scale) as i32 + y.zero_point).clamp(-128, 127) as i8;
-                binary::unpack_i8(pixels, c, q(1.0), q(-1.0), op.slice(0)?, cast_mut(out)?);
+                let (plus, minus) = binary::lce_dequantize_levels(y.scale, y.zero_point);
+                binary::unpack_i8(pixels, c, plus, minus, op.slice(0)?, cast_mut(out)?);
             } else {
                 binary::unpack_f32(pixels, c, op.slice(0)?, cast_mut(out)?);
             }
@@ -360,7 +360,7 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
                         bias: op.slice(3)?,
                     };
                     if dtype == DType::I8 {
-                        binary::bconv2d_i8(&g, pad, &e, y.zero_point, xs, ws, cast_mut(out)?);
+                        binary::bconv2d_i8(&g, pad, &e, xs, ws, cast_mut(out)?);
                     } else {
                         binary::bconv2d_f32(&g, pad, &e, xs, ws, cast_mut(out)?);
                     }

@@ -2,7 +2,8 @@
 //!
 //! * [`reference`] — deliberately naive portable Rust. These are the *oracles*: every optimized
 //!   kernel must be bit-exact to them (int8, binary) or within a documented tolerance (f32).
-//! * `arm32` / `arm64` (later) — hand-written NEON kernels, selected statically by `cfg(target_arch)`.
+//! * `arm32` / `arm64` — hand-written NEON kernels (the only `unsafe` in the crate), selected
+//!   statically by `cfg(target_arch)` into [`best`], which is what the engine calls.
 //!
 //! Layout conventions shared by every kernel:
 //! * activations are NHWC, row-major, batch outermost;
@@ -15,6 +16,12 @@
 //! only `debug_assert!` slice lengths. A kernel given inconsistent slices may panic; it never
 //! reads or writes out of bounds (all indexing is checked).
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod best;
 pub mod reference;
+
+#[cfg(all(target_arch = "arm", not(feature = "force-reference")))]
+pub mod arm32;
+#[cfg(all(target_arch = "aarch64", not(feature = "force-reference")))]
+pub mod arm64;

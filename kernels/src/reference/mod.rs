@@ -3,6 +3,8 @@
 //! Written for obviousness, not speed: plain nested loops in the order the TFLite / Larq
 //! reference implementations define the arithmetic, so that integer results are bit-exact.
 
+#![forbid(unsafe_code)]
+
 pub mod binary;
 pub mod f32;
 pub mod int8;
