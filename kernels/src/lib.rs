@@ -3,7 +3,7 @@
 //! * [`reference`] — deliberately naive portable Rust. These are the *oracles*: every optimized
 //!   kernel must be bit-exact to them (int8, binary) or within a documented tolerance (f32).
 //! * `arm32` / `arm64` — hand-written NEON kernels (the only `unsafe` in the crate), selected
-//!   statically by `cfg(target_arch)` into [`best`], which is what the engine calls.
+//!   statically (`cfg(doppler_neon32)` from build.rs, `cfg(target_arch = "aarch64")`) into [`best`], which is what the engine calls.
 //!
 //! Layout conventions shared by every kernel:
 //! * activations are NHWC, row-major, batch outermost;
@@ -21,7 +21,7 @@
 pub mod best;
 pub mod reference;
 
-#[cfg(all(target_arch = "arm", not(feature = "force-reference")))]
+#[cfg(all(doppler_neon32, not(feature = "force-reference")))]
 pub mod arm32;
 #[cfg(all(target_arch = "aarch64", not(feature = "force-reference")))]
 pub mod arm64;
