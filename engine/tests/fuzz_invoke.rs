@@ -180,7 +180,7 @@ fn run_if_valid(blob: &AlignedBlob) {
     if model.arena_bytes() > 1 << 22 {
         return;
     }
-    let mut arena = vec![0u128; model.arena_bytes().div_ceil(16).max(1)];
+    let mut arena = vec![Chunk([0; 16]); model.arena_bytes().div_ceil(16).max(1)];
     let mut it = Interpreter::new(blob.as_bytes(), bytemuck::cast_slice_mut(&mut arena)).unwrap();
     for i in 0..it.input_count() {
         for (k, byte) in it.input_bytes_mut(i).unwrap().iter_mut().enumerate() {
@@ -208,3 +208,8 @@ proptest! {
         run_if_valid(&mutate(&binary_model(), &Mutation { section, word, value }));
     }
 }
+
+/// 16 bytes on a 16-byte boundary (`u128` is only 8-aligned on 32-bit ARM).
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(16))]
+struct Chunk([u8; 16]);

@@ -9,11 +9,11 @@ use doppler_model_format::writer::{AlignedBlob, Builder, Quant};
 use doppler_model_format::{DType, OpCode};
 
 /// A 16-byte-aligned arena of `n` bytes.
-fn arena(n: usize) -> Vec<u128> {
-    vec![0u128; n.div_ceil(16).max(1)]
+fn arena(n: usize) -> Vec<Chunk> {
+    vec![Chunk([0; 16]); n.div_ceil(16).max(1)]
 }
 
-fn bytes(a: &mut [u128]) -> &mut [u8] {
+fn bytes(a: &mut [Chunk]) -> &mut [u8] {
     bytemuck::cast_slice_mut(a)
 }
 
@@ -298,3 +298,8 @@ fn arena_and_io_errors_are_typed() {
         }
     }
 }
+
+/// 16 bytes on a 16-byte boundary (`u128` is only 8-aligned on 32-bit ARM).
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(16))]
+struct Chunk([u8; 16]);
