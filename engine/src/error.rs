@@ -58,8 +58,12 @@ impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Error::Model(e) => e.fmt(f),
-            Error::ArenaTooSmall { needed, got } => write!(f, "{} (needs {needed} bytes, got {got})", self.message()),
-            Error::WrongSize { expected, got } => write!(f, "{} (expected {expected}, got {got})", self.message()),
+            Error::ArenaTooSmall { needed, got } => {
+                write!(f, "{} (needs {needed} bytes, got {got})", self.message())
+            }
+            Error::WrongSize { expected, got } => {
+                write!(f, "{} (expected {expected}, got {got})", self.message())
+            }
             _ => f.write_str(self.message()),
         }
     }

@@ -93,7 +93,8 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
         }
         None => None,
     };
-    let (reader, out, _scratch) = split(arena, y.offset..y.offset + y.bytes, scratch).ok_or(Error::Internal)?;
+    let (reader, out, _scratch) =
+        split(arena, y.offset..y.offset + y.bytes, scratch).ok_or(Error::Internal)?;
     let op = Op { model, info, reader };
     let x = op.tensor(0)?;
     match (info.opcode, x.dtype) {
@@ -348,7 +349,8 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
             let p: WindowParams = op.params()?;
             let w = op.tensor(1)?;
             let g = window(&p, &x, &y, w.dims[1], w.dims[2]);
-            let pad = if p.pad_value == PAD_VALUE_ZERO { binary::PadValue::Zero } else { binary::PadValue::One };
+            let pad =
+                if p.pad_value == PAD_VALUE_ZERO { binary::PadValue::Zero } else { binary::PadValue::One };
             let (xs, ws) = (op.slice(0)?, op.slice(1)?);
             match y.dtype {
                 DType::B1 => binary::bconv2d_bits(&g, pad, op.slice(2)?, xs, ws, cast_mut(out)?),

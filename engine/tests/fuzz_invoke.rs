@@ -49,7 +49,12 @@ fn int8_model() -> AlignedBlob {
     b.op(OpCode::Conv2d, &[xq, w, bias, mt, st], &[c], &win(3, 1, 1));
     let dw = b.constant_i8(&[1, 3, 3, 4], wq, &[-7; 36]);
     let dwo = b.activation(DType::I8, &[1, 3, 3, 4], Some(q));
-    b.op(OpCode::DepthwiseConv2d, &[c, dw, bias, mt, st], &[dwo], &WindowParams { pad_bottom: 0, pad_right: 0, ..win(3, 2, 1) });
+    b.op(
+        OpCode::DepthwiseConv2d,
+        &[c, dw, bias, mt, st],
+        &[dwo],
+        &WindowParams { pad_bottom: 0, pad_right: 0, ..win(3, 2, 1) },
+    );
     let mp = b.activation(DType::I8, &[1, 3, 3, 4], Some(q));
     b.op(OpCode::MaxPool2d, &[dwo], &[mp], &win(3, 1, 1));
     let ap = b.activation(DType::I8, &[1, 3, 3, 4], Some(q));
@@ -71,24 +76,56 @@ fn int8_model() -> AlignedBlob {
     b.op(OpCode::Add, &[ap, mp], &[sum], &ep);
     let prod = b.activation(DType::I8, &[1, 3, 3, 4], Some(q));
     let mul = int8::mul_params(0.05, 3, 0.05, 3, 0.05, 3, -128, 127, quant::Rounding::Single);
-    b.op(OpCode::Mul, &[sum, ap], &[prod], &ElementwiseParams { rounding: ROUNDING_SINGLE, output_multiplier: mul.output_multiplier, output_shift: mul.output_shift, act_min: -128, act_max: 127, ..Default::default() });
+    b.op(
+        OpCode::Mul,
+        &[sum, ap],
+        &[prod],
+        &ElementwiseParams {
+            rounding: ROUNDING_SINGLE,
+            output_multiplier: mul.output_multiplier,
+            output_shift: mul.output_shift,
+            act_min: -128,
+            act_max: 127,
+            ..Default::default()
+        },
+    );
     let cl = b.activation(DType::I8, &[1, 3, 3, 4], Some(q));
-    b.op(OpCode::Clamp, &[prod], &[cl], &ElementwiseParams { act_min: -10, act_max: 100, ..Default::default() });
+    b.op(
+        OpCode::Clamp,
+        &[prod],
+        &[cl],
+        &ElementwiseParams { act_min: -10, act_max: 100, ..Default::default() },
+    );
     let padded = b.activation(DType::I8, &[1, 4, 5, 4], Some(q));
-    b.op(OpCode::Pad, &[cl], &[padded], &PadParams { pads: [[0, 0], [1, 0], [1, 1], [0, 0]], value_i8: 3, ..Default::default() });
+    b.op(
+        OpCode::Pad,
+        &[cl],
+        &[padded],
+        &PadParams { pads: [[0, 0], [1, 0], [1, 1], [0, 0]], value_i8: 3, ..Default::default() },
+    );
     let up = b.activation(DType::I8, &[1, 8, 10, 4], Some(q));
     b.op(OpCode::ResizeNearest, &[padded], &[up], &ResizeParams::default());
     let cat = b.activation(DType::I8, &[1, 8, 10, 8], Some(q));
     b.op(OpCode::Concatenation, &[up, up], &[cat], &NoParams {});
     let mean = b.activation(DType::I8, &[1, 8], Some(q));
     let mp_ = int8::mean_params(0.05, 3, 0.05, 3, quant::Rounding::Double);
-    b.op(OpCode::Mean, &[cat], &[mean], &MeanParams { multiplier: mp_.multiplier, shift: mp_.shift, ..Default::default() });
+    b.op(
+        OpCode::Mean,
+        &[cat],
+        &[mean],
+        &MeanParams { multiplier: mp_.multiplier, shift: mp_.shift, ..Default::default() },
+    );
     let fw = b.constant_i8(&[5, 8], wq, &[9; 40]);
     let fb = b.constant_i32(&[5], &[0; 5]);
     let fm = b.constant_i32(&[5], &[m; 5]);
     let fs = b.constant_i32(&[5], &[s; 5]);
     let fc = b.activation(DType::I8, &[1, 5], Some(q));
-    b.op(OpCode::FullyConnected, &[mean, fw, fb, fm, fs], &[fc], &FullyConnectedParams { act_min: -128, act_max: 127, ..Default::default() });
+    b.op(
+        OpCode::FullyConnected,
+        &[mean, fw, fb, fm, fs],
+        &[fc],
+        &FullyConnectedParams { act_min: -128, act_max: 127, ..Default::default() },
+    );
     let table = b.constant_i8(&[256], Quant::new(1.0, 0), &int8::logistic_table(0.05, 3, 1.0 / 256.0, -128));
     let lg = b.activation(DType::I8, &[1, 5], Some(Quant::new(1.0 / 256.0, -128)));
     b.op(OpCode::Lut, &[fc, table], &[lg], &NoParams {});
@@ -96,7 +133,17 @@ fn int8_model() -> AlignedBlob {
     b.op(OpCode::Reshape, &[lg], &[rs], &NoParams {});
     let sm = b.activation(DType::I8, &[5], Some(Quant::new(1.0 / 256.0, -128)));
     let sp = int8::softmax_params(1.0, 1.0 / 256.0);
-    b.op(OpCode::Softmax, &[rs], &[sm], &SoftmaxParams { input_multiplier: sp.input_multiplier, input_left_shift: sp.input_left_shift, diff_min: sp.diff_min, beta: 1.0 });
+    b.op(
+        OpCode::Softmax,
+        &[rs],
+        &[sm],
+        &SoftmaxParams {
+            input_multiplier: sp.input_multiplier,
+            input_left_shift: sp.input_left_shift,
+            diff_min: sp.diff_min,
+            beta: 1.0,
+        },
+    );
     let y = b.activation(DType::F32, &[5], None);
     b.op(OpCode::Dequantize, &[sm], &[y], &NoParams {});
     b.output(y);
@@ -108,23 +155,52 @@ fn binary_model() -> AlignedBlob {
     let mut b = Builder::new();
     let x = b.input(DType::F32, &[1, 4, 4, 8], None);
     let p = b.activation(DType::F32, &[1, 6, 6, 8], None);
-    b.op(OpCode::Pad, &[x], &[p], &PadParams { pads: [[0, 0], [1, 1], [1, 1], [0, 0]], mode: PAD_REFLECT, ..Default::default() });
+    b.op(
+        OpCode::Pad,
+        &[x],
+        &[p],
+        &PadParams { pads: [[0, 0], [1, 1], [1, 1], [0, 0]], mode: PAD_REFLECT, ..Default::default() },
+    );
     let g = b.constant_f32(&[8], &[1.0; 8]);
     let be = b.constant_f32(&[8], &[0.5; 8]);
     let n = b.activation(DType::F32, &[1, 6, 6, 8], None);
-    b.op(OpCode::InstanceNorm, &[p, g, be], &[n], &InstanceNormParams { epsilon: 1e-5, ..Default::default() });
+    b.op(
+        OpCode::InstanceNorm,
+        &[p, g, be],
+        &[n],
+        &InstanceNormParams { epsilon: 1e-5, ..Default::default() },
+    );
     let packed = b.activation(DType::B1, &[1, 6, 6, 8], None);
     b.op(OpCode::BPack, &[n], &[packed], &NoParams {});
     let w = b.constant_b1(&[40, 3, 3, 8], &[0x5a; 360]);
     let th = b.constant_i32(&[40], &[3; 40]);
     let c1 = b.activation(DType::B1, &[1, 6, 6, 40], None);
-    b.op(OpCode::BConv2d, &[packed, w, th], &[c1], &WindowParams { act_min: i32::MIN, act_max: i32::MAX, ..win(3, 1, 1) });
+    b.op(
+        OpCode::BConv2d,
+        &[packed, w, th],
+        &[c1],
+        &WindowParams { act_min: i32::MIN, act_max: i32::MAX, ..win(3, 1, 1) },
+    );
     let mp = b.activation(DType::B1, &[1, 3, 3, 40], None);
     b.op(OpCode::MaxPool2d, &[c1], &[mp], &win(2, 2, 0));
     let w2 = b.constant_b1(&[6, 3, 3, 40], &[0x0f0f_0f0f; 6 * 9 * 2]);
     let (mul, add) = (b.constant_f32(&[6], &[0.25; 6]), b.constant_f32(&[6], &[-1.0; 6]));
     let c2 = b.activation(DType::I8, &[1, 2, 2, 6], Some(Quant::new(0.1, -5)));
-    b.op(OpCode::BConv2d, &[mp, w2, mul, add], &[c2], &WindowParams { act_min: -50, act_max: 50, pad_value: PAD_VALUE_ZERO, pad_bottom: 1, pad_right: 1, pad_top: 1, pad_left: 1, ..win(3, 2, 1) });
+    b.op(
+        OpCode::BConv2d,
+        &[mp, w2, mul, add],
+        &[c2],
+        &WindowParams {
+            act_min: -50,
+            act_max: 50,
+            pad_value: PAD_VALUE_ZERO,
+            pad_bottom: 1,
+            pad_right: 1,
+            pad_top: 1,
+            pad_left: 1,
+            ..win(3, 2, 1)
+        },
+    );
     let packed2 = b.activation(DType::B1, &[1, 2, 2, 6], None);
     b.op(OpCode::BPack, &[c2], &[packed2], &NoParams {});
     let un = b.activation(DType::F32, &[1, 2, 2, 6], None);
@@ -163,7 +239,8 @@ fn values() -> impl Strategy<Value = u32> {
 fn mutate(blob: &AlignedBlob, m: &Mutation) -> AlignedBlob {
     let mut bytes = blob.as_bytes().to_vec();
     let h: Header = bytemuck::pod_read_unaligned(&bytes[..HEADER_BYTES]);
-    let sec = [Section::Tensors, Section::Ops, Section::Indices, Section::Params, Section::Inputs][m.section % 5];
+    let sec =
+        [Section::Tensors, Section::Ops, Section::Indices, Section::Params, Section::Inputs][m.section % 5];
     let d = h.sections[sec as usize];
     let len = d.count as usize * sec.unit();
     if len >= 4 {

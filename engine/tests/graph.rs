@@ -64,7 +64,18 @@ fn same_window(k: u32, stride: u32, pad: u32) -> WindowParams {
     }
 }
 
-fn geom(n: usize, h: usize, w: usize, c: usize, oh: usize, ow: usize, oc: usize, k: usize, s: usize, p: usize) -> Window2d {
+fn geom(
+    n: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    oh: usize,
+    ow: usize,
+    oc: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+) -> Window2d {
     Window2d {
         batch: n,
         in_h: h,
@@ -92,7 +103,8 @@ fn int8_conv_pool_fc_matches_hand_called_kernels() {
     let x = b.input(DType::I8, &[1, 6, 6, 3], Some(xq));
     let w = rng.i8s(4 * 3 * 3 * 3);
     let bias: Vec<i32> = (0..4).map(|i| i * 100 - 150).collect();
-    let (m, s): (Vec<i32>, Vec<i32>) = (0..4).map(|c| quant::quantize_multiplier(0.05 * 0.02 * (1.0 + c as f64 * 0.3) / 0.1)).unzip();
+    let (m, s): (Vec<i32>, Vec<i32>) =
+        (0..4).map(|c| quant::quantize_multiplier(0.05 * 0.02 * (1.0 + c as f64 * 0.3) / 0.1)).unzip();
     let wt = b.constant_i8(&[4, 3, 3, 3], wq, &w);
     let bt = b.constant_i32(&[4], &bias);
     let mt = b.constant_i32(&[4], &m);
@@ -110,19 +122,40 @@ fn int8_conv_pool_fc_matches_hand_called_kernels() {
     let fmt = b.constant_i32(&[5], &[fm; 5]);
     let fst = b.constant_i32(&[5], &[fs; 5]);
     let y = b.activation(DType::I8, &[1, 5], Some(Quant::new(0.2, 4)));
-    b.op(OpCode::FullyConnected, &[pool, fwt, fbt, fmt, fst], &[y], &FullyConnectedParams { act_min: -128, act_max: 127, ..Default::default() });
+    b.op(
+        OpCode::FullyConnected,
+        &[pool, fwt, fbt, fmt, fst],
+        &[y],
+        &FullyConnectedParams { act_min: -128, act_max: 127, ..Default::default() },
+    );
     b.output(y);
     let blob = b.finish().unwrap();
 
     let input = rng.i8s(6 * 6 * 3);
     let got: Vec<i8> = run(&blob, &input);
 
-    let q = int8::ConvQuant { input_zp: -3, output_zp: -128, multipliers: &m, shifts: &s, rounding: quant::Rounding::Double, act_min: -128, act_max: 127 };
+    let q = int8::ConvQuant {
+        input_zp: -3,
+        output_zp: -128,
+        multipliers: &m,
+        shifts: &s,
+        rounding: quant::Rounding::Double,
+        act_min: -128,
+        act_max: 127,
+    };
     let mut c1v = vec![0i8; 6 * 6 * 4];
     int8::conv2d_i8(&geom(1, 6, 6, 3, 6, 6, 4, 3, 1, 1), &q, &input, &w, &bias, &mut c1v);
     let mut pv = vec![0i8; 36];
     int8::max_pool_i8(&geom(1, 6, 6, 4, 3, 3, 4, 2, 2, 0), -128, 127, &c1v, &mut pv);
-    let fq = int8::ConvQuant { input_zp: -128, output_zp: 4, multipliers: &[fm; 5], shifts: &[fs; 5], rounding: quant::Rounding::Double, act_min: -128, act_max: 127 };
+    let fq = int8::ConvQuant {
+        input_zp: -128,
+        output_zp: 4,
+        multipliers: &[fm; 5],
+        shifts: &[fs; 5],
+        rounding: quant::Rounding::Double,
+        act_min: -128,
+        act_max: 127,
+    };
     let mut want = vec![0i8; 5];
     int8::fully_connected_i8(1, 36, 5, &fq, &pv, &fw, &[1, 2, 3, 4, 5], &mut want);
     assert_eq!(got, want);
@@ -141,7 +174,12 @@ fn f32_tiny_graph_hand_computed() {
     p.act_max_f = 6.0;
     b.op(OpCode::Conv2d, &[x, w, bias], &[c], &p);
     let y = b.activation(DType::F32, &[1, 2, 2, 1], None);
-    b.op(OpCode::Add, &[c, x], &[y], &ElementwiseParams { act_min_f: f32::NEG_INFINITY, act_max_f: f32::INFINITY, ..Default::default() });
+    b.op(
+        OpCode::Add,
+        &[c, x],
+        &[y],
+        &ElementwiseParams { act_min_f: f32::NEG_INFINITY, act_max_f: f32::INFINITY, ..Default::default() },
+    );
     b.output(y);
     let blob = b.finish().unwrap();
     let got: Vec<f32> = run(&blob, &[-1.0f32, 0.0, 1.0, 4.0]);
@@ -168,7 +206,12 @@ fn binary_graph_matches_hand_called_kernels() {
     p.act_max = i32::MAX;
     b.op(OpCode::BConv2d, &[packed, wt, tht], &[c1], &p);
     let pooled = b.activation(DType::B1, &[1, 3, 3, 33], None);
-    b.op(OpCode::MaxPool2d, &[c1], &[pooled], &WindowParams { pad_bottom: 1, pad_right: 1, ..same_window(2, 2, 0) });
+    b.op(
+        OpCode::MaxPool2d,
+        &[c1],
+        &[pooled],
+        &WindowParams { pad_bottom: 1, pad_right: 1, ..same_window(2, 2, 0) },
+    );
     let w2f = rng.f32s(7 * 9 * 33);
     let mut w2 = vec![0u32; 7 * 9 * 2];
     binary::pack_f32(7 * 9, 33, &w2f, &mut w2);
@@ -191,12 +234,26 @@ fn binary_graph_matches_hand_called_kernels() {
     let mut xv = vec![0u32; 25 * 2];
     binary::pack_f32(25, 40, &input, &mut xv);
     let mut c1v = vec![0u32; 25 * 2];
-    binary::bconv2d_bits(&geom(1, 5, 5, 40, 5, 5, 33, 3, 1, 1), binary::PadValue::One, &th, &xv, &ww, &mut c1v);
+    binary::bconv2d_bits(
+        &geom(1, 5, 5, 40, 5, 5, 33, 3, 1, 1),
+        binary::PadValue::One,
+        &th,
+        &xv,
+        &ww,
+        &mut c1v,
+    );
     let mut pv = vec![0u32; 9 * 2];
     binary::max_pool_bits(&geom(1, 5, 5, 33, 3, 3, 33, 2, 2, 0), &c1v, &mut pv);
     let e = binary::BConvEpilogue { clamp_min: -100, clamp_max: 100, multiplier: &mul, bias: &add };
     let mut want = vec![0f32; 7];
-    binary::bconv2d_f32(&geom(1, 3, 3, 33, 1, 1, 7, 3, 1, 0), binary::PadValue::Zero, &e, &pv, &w2, &mut want);
+    binary::bconv2d_f32(
+        &geom(1, 3, 3, 33, 1, 1, 7, 3, 1, 0),
+        binary::PadValue::Zero,
+        &e,
+        &pv,
+        &w2,
+        &mut want,
+    );
     assert_eq!(got, want);
 }
 
@@ -209,7 +266,12 @@ fn long_chain_reuses_the_arena_and_stays_correct() {
     for i in 0..30 {
         let y = b.activation(DType::F32, &[1, 4, 4, 8], None);
         let (lo, hi) = if i % 2 == 0 { (-0.5, 10.0) } else { (-10.0, 0.75) };
-        b.op(OpCode::Clamp, &[prev], &[y], &ElementwiseParams { act_min_f: lo, act_max_f: hi, ..Default::default() });
+        b.op(
+            OpCode::Clamp,
+            &[prev],
+            &[y],
+            &ElementwiseParams { act_min_f: lo, act_max_f: hi, ..Default::default() },
+        );
         prev = y;
     }
     b.output(prev);
@@ -228,7 +290,12 @@ fn tensor_ops_graph_matches_hand_called_kernels() {
     let mut b = Builder::new();
     let x = b.input(DType::I8, &[1, 3, 3, 2], Some(q));
     let padded = b.activation(DType::I8, &[1, 5, 4, 2], Some(q));
-    b.op(OpCode::Pad, &[x], &[padded], &PadParams { pads: [[0, 0], [1, 1], [0, 1], [0, 0]], value_i8: 2, ..Default::default() });
+    b.op(
+        OpCode::Pad,
+        &[x],
+        &[padded],
+        &PadParams { pads: [[0, 0], [1, 1], [0, 1], [0, 0]], value_i8: 2, ..Default::default() },
+    );
     let up = b.activation(DType::I8, &[1, 10, 8, 2], Some(q));
     b.op(OpCode::ResizeNearest, &[padded], &[up], &ResizeParams::default());
     let cat = b.activation(DType::I8, &[1, 10, 8, 4], Some(q));
@@ -237,7 +304,17 @@ fn tensor_ops_graph_matches_hand_called_kernels() {
     b.op(OpCode::Reshape, &[cat], &[flat], &NoParams {});
     let sm = b.activation(DType::I8, &[80, 4], Some(Quant::new(1.0 / 256.0, -128)));
     let sp = int8::softmax_params(1.0, 0.1);
-    b.op(OpCode::Softmax, &[flat], &[sm], &SoftmaxParams { input_multiplier: sp.input_multiplier, input_left_shift: sp.input_left_shift, diff_min: sp.diff_min, beta: 1.0 });
+    b.op(
+        OpCode::Softmax,
+        &[flat],
+        &[sm],
+        &SoftmaxParams {
+            input_multiplier: sp.input_multiplier,
+            input_left_shift: sp.input_left_shift,
+            diff_min: sp.diff_min,
+            beta: 1.0,
+        },
+    );
     b.output(sm);
     let blob = b.finish().unwrap();
     let input = rng.i8s(18);
@@ -260,7 +337,12 @@ fn arena_and_io_errors_are_typed() {
     let mut b = Builder::new();
     let x = b.input(DType::F32, &[1, 4], None);
     let y = b.activation(DType::F32, &[1, 4], None);
-    b.op(OpCode::Clamp, &[x], &[y], &ElementwiseParams { act_min_f: 0.0, act_max_f: 1.0, ..Default::default() });
+    b.op(
+        OpCode::Clamp,
+        &[x],
+        &[y],
+        &ElementwiseParams { act_min_f: 0.0, act_max_f: 1.0, ..Default::default() },
+    );
     b.output(y);
     let blob = b.finish().unwrap();
     let need = doppler_engine::required_arena_bytes(blob.as_bytes()).unwrap();
@@ -268,7 +350,10 @@ fn arena_and_io_errors_are_typed() {
 
     let mut mem = arena(need + 32);
     let small = &mut bytes(&mut mem)[..need - 1];
-    assert!(matches!(Interpreter::new(blob.as_bytes(), small), Err(Error::ArenaTooSmall { needed: 32, got: 31 })));
+    assert!(matches!(
+        Interpreter::new(blob.as_bytes(), small),
+        Err(Error::ArenaTooSmall { needed: 32, got: 31 })
+    ));
     let shifted = &mut bytes(&mut mem)[4..4 + need];
     assert_eq!(Interpreter::new(blob.as_bytes(), shifted).err(), Some(Error::ArenaMisaligned));
     let mut bad = blob.as_bytes().to_vec();
@@ -290,7 +375,14 @@ fn arena_and_io_errors_are_typed() {
     // Invoking again gives the same answer (no hidden state).
     it.invoke().unwrap();
     assert_eq!(it.output::<f32>(0).unwrap(), &[0.0, 0.5, 1.0, 0.25]);
-    let codes = [Error::ArenaTooSmall { needed: 1, got: 0 }, Error::ArenaMisaligned, Error::IndexOutOfRange, Error::WrongDtype, Error::WrongSize { expected: 1, got: 0 }, Error::Internal];
+    let codes = [
+        Error::ArenaTooSmall { needed: 1, got: 0 },
+        Error::ArenaMisaligned,
+        Error::IndexOutOfRange,
+        Error::WrongDtype,
+        Error::WrongSize { expected: 1, got: 0 },
+        Error::Internal,
+    ];
     for (i, a) in codes.iter().enumerate() {
         assert!(a.code() < 0);
         for b in &codes[i + 1..] {

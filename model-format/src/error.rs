@@ -3,7 +3,6 @@
 
 use crate::layout::Section;
 
-
 /// A rule a blob broke. Indices name the offending tensor or op so that a converter author can
 /// find it with `doppler inspect`.
 #[non_exhaustive]
@@ -233,4 +232,3 @@ impl core::fmt::Display for Error {
 
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
-

@@ -232,8 +232,7 @@ impl<'b> Model<'b> {
 
     /// The raw parameter bytes of `op`.
     pub fn params_bytes(&self, op: &OpInfo) -> Option<&'b [u8]> {
-        self.section(Section::Params)
-            .get(op.params_offset..op.params_offset.checked_add(op.params_len)?)
+        self.section(Section::Params).get(op.params_offset..op.params_offset.checked_add(op.params_len)?)
     }
 
     /// The parameter record of `op`, read as `P` (its length was validated against the opcode).
@@ -286,15 +285,18 @@ pub(crate) fn decode_tensor(i: u32, r: &TensorRecord) -> Result<TensorInfo, Erro
         }
         dims[k] = d;
     }
+    // The element count must fit in 32 bits too (only B1 storage can be smaller than its element
+    // count), so that the verdict does not depend on the reader's pointer width.
+    let elements_fit = dims[..rank].iter().try_fold(1u32, |n, &d| n.checked_mul(d as u32)).is_some();
     let bytes = TensorInfo::storage_bytes(dtype, &dims[..rank])
-        .filter(|b| *b <= u32::MAX as usize)
+        .filter(|b| *b <= u32::MAX as usize && elements_fit)
         .ok_or(Error::BadTensorSize { tensor: i })?;
     if bytes != r.bytes as usize {
         return Err(Error::BadTensorSize { tensor: i });
     }
     let quant_ok = match dtype {
         DType::I8 => r.scale.is_finite() && r.scale > 0.0 && (-128..=127).contains(&r.zero_point),
-        _ => r.scale == 0.0 && r.zero_point == 0,
+        _ => r.scale.to_bits() == 0 && r.zero_point == 0,
     };
     if !quant_ok {
         return Err(Error::BadQuantization { tensor: i });

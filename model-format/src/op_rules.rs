@@ -133,7 +133,15 @@ pub(crate) fn check(m: &Model, op: &OpInfo) -> Result<(), Error> {
 }
 
 /// The output-size equation of a window along one axis; `None` if it does not hold.
-fn window_axis(input: usize, k: usize, stride: u32, dil: u32, before: u32, after: u32, out: usize) -> Option<()> {
+fn window_axis(
+    input: usize,
+    k: usize,
+    stride: u32,
+    dil: u32,
+    before: u32,
+    after: u32,
+    out: usize,
+) -> Option<()> {
     let (stride, dil) = (stride as usize, dil as usize);
     if stride == 0 || dil == 0 || k == 0 {
         return None;
@@ -149,7 +157,16 @@ fn window_axis(input: usize, k: usize, stride: u32, dil: u32, before: u32, after
 }
 
 /// Windowed geometry: x [N,H,W,C] → y [N,OH,OW,Co] with kernel `kh × kw`.
-fn window(c: &Ctx, p: &WindowParams, x: &TensorInfo, y: &TensorInfo, kh: usize, kw: usize) -> Result<(), Error> {
+fn window(
+    c: &Ctx,
+    p: &WindowParams,
+    x: &TensorInfo,
+    y: &TensorInfo,
+    kh: usize,
+    kw: usize,
+) -> Result<(), Error> {
+    c.param(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0)?;
+    c.param(p.filter_h > 0 && p.filter_w > 0)?;
     c.shape(x.rank == 4 && y.rank == 4 && x.dims[0] == y.dims[0])?;
     c.shape(p.filter_h as usize == kh && p.filter_w as usize == kw)?;
     let h = window_axis(x.dims[1], kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom, y.dims[1]);
@@ -199,7 +216,11 @@ fn fully_connected(c: &Ctx) -> Result<(), Error> {
     c.shape(w.rank == 2)?;
     let (out_len, in_len) = (w.dims[0], w.dims[1]);
     let batch = x.elements() / in_len;
-    c.shape(x.elements() % in_len == 0 && y.last_dim() == out_len && y.elements() == batch * out_len)?;
+    c.shape(
+        x.elements() % in_len == 0
+            && y.last_dim() == out_len
+            && batch.checked_mul(out_len) == Some(y.elements()),
+    )?;
     c.per_channel(2, if int8 { DType::I32 } else { DType::F32 }, out_len)?;
     c.activation(x.dtype, p.act_min, p.act_max, p.act_min_f, p.act_max_f)?;
     if int8 {
@@ -311,7 +332,7 @@ fn concatenation(c: &Ctx) -> Result<(), Error> {
         c.same_quant(&x, &y)?;
         let r = x.rank;
         c.shape(r == y.rank && x.dims[..r - 1] == y.dims[..r - 1])?;
-        last += x.dims[r - 1];
+        last = last.checked_add(x.dims[r - 1]).ok_or(Error::ShapeMismatch { op: c.id() })?;
     }
     c.shape(last == y.last_dim())
 }
@@ -333,6 +354,8 @@ fn softmax(c: &Ctx) -> Result<(), Error> {
     c.shape(same_shape(&x, &y))?;
     if x.dtype == DType::I8 {
         c.quant(y.scale == 1.0 / 256.0 && y.zero_point == -128)?;
+        // TFLite's int8 softmax sums exponentials in Q12: rows of 8192+ would overflow it.
+        c.shape(x.last_dim() < 8192)?;
         c.param(p.input_multiplier >= 0 && (0..=31).contains(&p.input_left_shift) && p.diff_min <= 0)
     } else {
         c.param(p.beta.is_finite())

@@ -159,8 +159,7 @@ pub(crate) fn ops(m: &Model) -> Result<(), Error> {
                 return Err(Error::WritesReadOnly { op, tensor });
             }
             if t.first != step {
-                let other_writer = t.first > 0
-                    && m.op(t.first - 1).is_some_and(|o| writes(m, &o, tensor));
+                let other_writer = t.first > 0 && m.op(t.first - 1).is_some_and(|o| writes(m, &o, tensor));
                 return Err(if other_writer {
                     Error::MultipleWriters { op, tensor }
                 } else {
@@ -250,8 +249,7 @@ pub(crate) fn overlaps(m: &Model) -> Result<(), Error> {
                 continue;
             }
             let live_together = ta.first <= tb.last && tb.first <= ta.last;
-            let share_bytes =
-                ta.offset < tb.offset + tb.bytes && tb.offset < ta.offset + ta.bytes;
+            let share_bytes = ta.offset < tb.offset + tb.bytes && tb.offset < ta.offset + ta.bytes;
             if live_together && share_bytes {
                 return Err(Error::LiveOverlap { a: ta.index, b: tb.index });
             }

@@ -115,7 +115,13 @@ impl Builder {
     }
 
     /// A constant tensor whose bytes are `data` (little-endian storage of `dtype`).
-    pub fn constant_bytes(&mut self, dtype: DType, dims: &[usize], quant: Option<Quant>, data: Vec<u8>) -> TensorId {
+    pub fn constant_bytes(
+        &mut self,
+        dtype: DType,
+        dims: &[usize],
+        quant: Option<Quant>,
+        data: Vec<u8>,
+    ) -> TensorId {
         self.push(TensorDef { dtype, dims: dims.to_vec(), quant, data: Some(data) })
     }
 
@@ -137,7 +143,13 @@ impl Builder {
     }
 
     /// Appends an op; returns its index.
-    pub fn op<P: Pod>(&mut self, opcode: OpCode, inputs: &[TensorId], outputs: &[TensorId], params: &P) -> usize {
+    pub fn op<P: Pod>(
+        &mut self,
+        opcode: OpCode,
+        inputs: &[TensorId],
+        outputs: &[TensorId],
+        params: &P,
+    ) -> usize {
         self.ops.push(OpDef {
             opcode,
             inputs: inputs.to_vec(),
@@ -162,11 +174,8 @@ impl Builder {
     /// Lifetimes (see `TensorRecord::first`), for activations only.
     fn lifetimes(&self) -> Vec<Option<(u32, u32)>> {
         let end = self.ops.len() as u32 + 1;
-        let mut life: Vec<Option<(u32, u32)>> = self
-            .tensors
-            .iter()
-            .map(|t| if t.data.is_some() { None } else { Some((u32::MAX, 0)) })
-            .collect();
+        let mut life: Vec<Option<(u32, u32)>> =
+            self.tensors.iter().map(|t| if t.data.is_some() { None } else { Some((u32::MAX, 0)) }).collect();
         let touch = |life: &mut Vec<Option<(u32, u32)>>, t: TensorId, step: u32, write: bool| {
             if let Some(Some((f, l))) = life.get_mut(t.0 as usize) {
                 if write {
@@ -220,7 +229,10 @@ impl Builder {
         let mut sizes = Vec::with_capacity(self.tensors.len());
         for (i, t) in self.tensors.iter().enumerate() {
             let bytes = TensorInfo::storage_bytes(t.dtype, &t.dims).ok_or(BuildError::BadTensor(i as u32))?;
-            if t.data.as_ref().is_some_and(|d| d.len() != bytes) || t.dims.is_empty() || t.dims.len() > MAX_RANK {
+            if t.data.as_ref().is_some_and(|d| d.len() != bytes)
+                || t.dims.is_empty()
+                || t.dims.len() > MAX_RANK
+            {
                 return Err(BuildError::BadTensor(i as u32));
             }
             sizes.push(bytes);
@@ -391,26 +403,34 @@ pub fn patch_u32(blob: &mut [u8], s: Section, i: usize, value: u32) {
     patch_record::<u32>(blob, s, i, |v| *v = value)
 }
 
+/// 16 bytes on a 16-byte boundary. (`u128` is not enough: it is only 8-byte aligned on 32-bit
+/// ARM and on older x86-64 compilers.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C, align(16))]
+struct Chunk([u8; 16]);
+
+const _: () = assert!(core::mem::align_of::<Chunk>() == ALIGN && core::mem::size_of::<Chunk>() == ALIGN);
+
 /// A blob in memory that starts on a 16-byte boundary, as [`Model::parse`] requires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlignedBlob {
-    words: Vec<u128>,
+    words: Vec<Chunk>,
     len: usize,
 }
 
 impl AlignedBlob {
     pub fn from_bytes(bytes: &[u8]) -> AlignedBlob {
-        let mut words = vec![0u128; bytes.len().div_ceil(16)];
-        bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        let mut words = vec![Chunk::zeroed(); bytes.len().div_ceil(16)];
+        bytemuck::cast_slice_mut::<Chunk, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
         AlignedBlob { words, len: bytes.len() }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice::<u128, u8>(&self.words)[..self.len]
+        &bytemuck::cast_slice::<Chunk, u8>(&self.words)[..self.len]
     }
 
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
-        &mut bytemuck::cast_slice_mut::<u128, u8>(&mut self.words)[..self.len]
+        &mut bytemuck::cast_slice_mut::<Chunk, u8>(&mut self.words)[..self.len]
     }
 
     pub fn len(&self) -> usize {
