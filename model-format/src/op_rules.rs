@@ -165,6 +165,7 @@ fn window(
     kh: usize,
     kw: usize,
 ) -> Result<(), Error> {
+    c.param(p.reserved == 0)?;
     c.param(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0)?;
     c.param(p.filter_h > 0 && p.filter_w > 0)?;
     c.shape(x.rank == 4 && y.rank == 4 && x.dims[0] == y.dims[0])?;
@@ -207,6 +208,7 @@ fn conv(c: &Ctx) -> Result<(), Error> {
 
 fn fully_connected(c: &Ctx) -> Result<(), Error> {
     let p: FullyConnectedParams = c.params()?;
+    c.param(p.reserved == [0; 3])?;
     let x = c.input(0)?;
     let y = c.output()?;
     let int8 = x.dtype == DType::I8;
@@ -282,6 +284,7 @@ fn pool(c: &Ctx) -> Result<(), Error> {
 fn mean(c: &Ctx) -> Result<(), Error> {
     c.arity(&[1])?;
     let p: MeanParams = c.params()?;
+    c.param(p.reserved == 0)?;
     let (x, y) = (c.input(0)?, c.output()?);
     c.dtype(matches!(x.dtype, DType::I8 | DType::F32) && y.dtype == x.dtype)?;
     let (n, ch) = (x.dims[0], x.dims[3]);
@@ -301,6 +304,7 @@ fn mean(c: &Ctx) -> Result<(), Error> {
 fn pad(c: &Ctx) -> Result<(), Error> {
     c.arity(&[1])?;
     let p: PadParams = c.params()?;
+    c.param(p.reserved == 0 && !p.value_f32.is_nan())?;
     let (x, y) = (c.input(0)?, c.output()?);
     c.dtype(matches!(x.dtype, DType::I8 | DType::F32) && y.dtype == x.dtype)?;
     c.param(p.mode == PAD_CONSTANT || p.mode == PAD_REFLECT)?;
@@ -383,6 +387,7 @@ fn convert(c: &Ctx) -> Result<(), Error> {
 fn resize(c: &Ctx) -> Result<(), Error> {
     c.arity(&[1])?;
     let p: ResizeParams = c.params()?;
+    c.param(p.reserved == [0; 2])?;
     let (x, y) = (c.input(0)?, c.output()?);
     c.dtype(matches!(x.dtype, DType::I8 | DType::F32) && y.dtype == x.dtype)?;
     c.param(p.align_corners <= 1 && p.half_pixel_centers <= 1 && p.align_corners + p.half_pixel_centers < 2)?;
@@ -393,6 +398,7 @@ fn resize(c: &Ctx) -> Result<(), Error> {
 fn instance_norm(c: &Ctx) -> Result<(), Error> {
     c.arity(&[3])?;
     let p: InstanceNormParams = c.params()?;
+    c.param(p.reserved == [0; 3])?;
     let (x, y) = (c.input(0)?, c.output()?);
     c.dtype(x.dtype == DType::F32 && y.dtype == DType::F32)?;
     c.shape(x.rank == 4 && same_shape(&x, &y))?;

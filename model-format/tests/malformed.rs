@@ -1610,3 +1610,37 @@ fn every_rejection_is_reported_by_the_builder_too() {
     let (_, blob) = binary();
     assert!(Model::parse(blob.as_bytes()).is_ok());
 }
+
+#[test]
+fn bad_params_reserved_fields() {
+    let (n, blob) = int8();
+    for op in [n.o("conv"), n.o("maxpool")] {
+        rejects(&blob, Error::BadParams { op: op as u32 }, |b| {
+            patch_params::<WindowParams>(b, op, |p| p.reserved = 1)
+        });
+    }
+    let fc = n.o("fc");
+    rejects(&blob, Error::BadParams { op: fc as u32 }, |b| {
+        patch_params::<FullyConnectedParams>(b, fc, |p| p.reserved[2] = 7)
+    });
+    let pad = n.o("pad");
+    rejects(&blob, Error::BadParams { op: pad as u32 }, |b| {
+        patch_params::<PadParams>(b, pad, |p| p.reserved = 1)
+    });
+    rejects(&blob, Error::BadParams { op: pad as u32 }, |b| {
+        patch_params::<PadParams>(b, pad, |p| p.value_f32 = f32::NAN)
+    });
+    let (c, cblob) = concat();
+    let mean = c.o("mean");
+    rejects(&cblob, Error::BadParams { op: mean as u32 }, |b| {
+        patch_params::<MeanParams>(b, mean, |p| p.reserved = 1)
+    });
+    let (f, fblob) = float();
+    let (resize, inorm) = (f.o("resize"), f.o("inorm"));
+    rejects(&fblob, Error::BadParams { op: resize as u32 }, |b| {
+        patch_params::<ResizeParams>(b, resize, |p| p.reserved[1] = 1)
+    });
+    rejects(&fblob, Error::BadParams { op: inorm as u32 }, |b| {
+        patch_params::<InstanceNormParams>(b, inorm, |p| p.reserved[0] = 1)
+    });
+}
