@@ -103,6 +103,15 @@ pub const HEADER_BYTES: usize = 96;
 /// First byte covered by the CRC.
 pub const CRC_START: usize = 12;
 
+/// The blob checksum: CRC-32/ISO-HDLC (the zlib/PNG CRC-32), computed bytewise with a 1 KiB table
+/// — small enough for a Cortex-M flash budget, where a slice-by-16 table would cost 16 KiB.
+pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// The checksum of `bytes` as stored in the header.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    CRC32.checksum(bytes)
+}
+
 /// Element type of a tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

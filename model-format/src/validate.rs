@@ -27,7 +27,7 @@ pub(crate) fn header(blob: &[u8]) -> Result<Header, Error> {
     if blob.len() > len {
         return Err(Error::TrailingBytes);
     }
-    if crc32fast::hash(&blob[CRC_START..]) != h.crc32 {
+    if crate::layout::crc32(&blob[CRC_START..]) != h.crc32 {
         return Err(Error::BadChecksum);
     }
     if blob.as_ptr() as usize % ALIGN != 0 {

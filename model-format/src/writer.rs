@@ -365,7 +365,7 @@ fn pad_to(v: &mut Vec<u8>, align: usize) {
 /// the checksum).
 pub fn fix_crc(blob: &mut [u8]) {
     if blob.len() >= HEADER_BYTES {
-        let crc = crc32fast::hash(&blob[CRC_START..]);
+        let crc = crate::layout::crc32(&blob[CRC_START..]);
         blob[8..12].copy_from_slice(&crc.to_le_bytes());
     }
 }

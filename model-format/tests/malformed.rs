@@ -198,9 +198,9 @@ fn crc_covers_bytes_12_to_end() {
     let (_, blob) = float();
     let b = blob.as_bytes();
     let h = header(b);
-    assert_eq!(h.crc32, crc32fast::hash(&b[CRC_START..]));
+    assert_eq!(h.crc32, doppler_model_format::layout::crc32(&b[CRC_START..]));
     // CRC-32/ISO-HDLC check value ("123456789" → 0xCBF43926), i.e. zlib's crc32.
-    assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+    assert_eq!(doppler_model_format::layout::crc32(b"123456789"), 0xCBF4_3926);
     // Padding between sections is covered by the CRC (and otherwise unchecked): the inputs
     // section of the float model holds 4 bytes, then 12 bytes of padding.
     let pad_at = h.sections[Section::Inputs as usize].offset as usize + 4;

@@ -44,7 +44,7 @@ fn check_roundtrip(name: &str, n: &Net) {
     assert_eq!((h.version_major, h.version_minor), (VERSION_MAJOR, VERSION_MINOR));
     assert_eq!(h.blob_len as usize, bytes.len());
     assert_eq!(h.blob_len as usize % ALIGN, 0, "{name}: blob padded to 16");
-    assert_eq!(h.crc32, crc32fast::hash(&bytes[CRC_START..]));
+    assert_eq!(h.crc32, doppler_model_format::layout::crc32(&bytes[CRC_START..]));
     assert_eq!((h.flags, h.reserved), (0, [0, 0]));
     assert_eq!(h.arena_bytes as usize, report.plan.arena_bytes);
     assert_eq!(h.peak_live_bytes as usize, report.peak_live_bytes);
