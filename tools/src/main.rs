@@ -1,1 +1,222 @@
-fn main() {}
+//! `doppler`: inspect and run Doppler model blobs, and regenerate the example models.
+//!
+//! Errors are one line on stderr (`doppler: error: …`) with exit code 1; command-line usage
+//! errors exit with 2.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use doppler_tools::inspect::group;
+use doppler_tools::runner::{self, Match};
+use doppler_tools::{examples, inspect, npy, Error, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "doppler",
+    version,
+    about = "Inspect and run Doppler model blobs (.dpl) on the host",
+    after_help = "See docs/CLI.md and docs/FORMAT.md in the repository."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Show a blob's header, sections, arena plan, inputs/outputs, ops and tensors.
+    Inspect {
+        /// The model blob.
+        #[arg(value_name = "MODEL.dpl")]
+        model: PathBuf,
+    },
+    /// Run a blob on .npy inputs and write its outputs as .npy files.
+    ///
+    /// dtypes map as int8 → i1, float32 → f4, bit-packed → u4 words (last dim = words);
+    /// shapes must equal the tensor's.
+    Run {
+        /// The model blob.
+        #[arg(value_name = "MODEL.dpl")]
+        model: PathBuf,
+        /// One .npy per graph input, in order.
+        #[arg(short, long = "input", value_name = "X.npy", required = true)]
+        inputs: Vec<PathBuf>,
+        /// One .npy per graph output, in order.
+        #[arg(short, long = "output", value_name = "Y.npy", required = true)]
+        outputs: Vec<PathBuf>,
+        /// Compare each output with an expected .npy (int8 and bit-packed: identical bytes;
+        /// float32: |a − e| ≤ 1e-5 + 1e-4·|e|); exit 1 on a mismatch.
+        #[arg(long = "expect", value_name = "E.npy")]
+        expect: Vec<PathBuf>,
+    },
+    /// Convert a TensorFlow Lite or Larq Compute Engine model (.tflite) into a blob.
+    Convert {
+        /// The .tflite model.
+        #[arg(value_name = "IN.tflite")]
+        input: PathBuf,
+        /// Where to write the blob.
+        #[arg(short, long, value_name = "OUT.dpl")]
+        output: PathBuf,
+    },
+    /// (Re)generate the example models, sample inputs and expected outputs into DIR.
+    MakeExamples {
+        /// Output directory (created if missing), e.g. examples/models.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("doppler: internal error: {}{at}", msg.replace('\n', " "));
+        std::process::exit(1);
+    }));
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = e.exit_code();
+            if code == 0 {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.render().to_string();
+            match text.strip_prefix("error: ") {
+                Some(rest) => eprint!("doppler: error: {rest}"),
+                None => eprint!("{text}"), // `doppler` alone: the help text
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Inspect { model } => cmd_inspect(&model),
+        Command::Run { model, inputs, outputs, expect } => cmd_run(&model, &inputs, &outputs, &expect),
+        Command::Convert { input, output } => cmd_convert(&input, &output),
+        Command::MakeExamples { dir } => cmd_make_examples(&dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("doppler: error: {}", e.0.replace('\n', " "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints to stdout, ignoring a closed pipe (`doppler inspect m.dpl | head`).
+fn out(s: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(s.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn cmd_inspect(path: &Path) -> Result<()> {
+    let blob = runner::load_blob(path)?;
+    let what = path.display().to_string();
+    let model = runner::parse(blob.as_bytes(), &what)?;
+    out(&inspect::render(&model, &what));
+    Ok(())
+}
+
+fn cmd_run(path: &Path, inputs: &[PathBuf], outputs: &[PathBuf], expect: &[PathBuf]) -> Result<()> {
+    let blob = runner::load_blob(path)?;
+    let what = path.display().to_string();
+    let model = runner::parse(blob.as_bytes(), &what)?;
+    let n_out = model.output_count();
+    if outputs.len() != n_out {
+        return Err(Error(format!(
+            "{what} has {n_out} output{}, {} --output given",
+            if n_out == 1 { "" } else { "s" },
+            outputs.len()
+        )));
+    }
+    if !expect.is_empty() && expect.len() != n_out {
+        return Err(Error(format!("{what} has {n_out} output(s), {} --expect given", expect.len())));
+    }
+    let (ops, blob_len) = (model.op_count(), model.header().blob_len as usize);
+    let (greedy, lower) =
+        (model.header().greedy_arena_bytes as usize, model.header().peak_live_bytes as usize);
+
+    let mut arrays = Vec::new();
+    for p in inputs {
+        arrays.push((p.display().to_string(), npy::read(p)?));
+    }
+    let expected: Vec<npy::Array> = expect.iter().map(|p| npy::read(p)).collect::<Result<_>>()?;
+    let outcome = runner::run(blob.as_bytes(), &what, &arrays)?;
+
+    let mut report = String::new();
+    report += &format!("model     {what}: {ops} ops, {} bytes\n", group(blob_len));
+    report += &format!(
+        "arena     {} bytes planned (TFLM greedy {}, lower bound {})\n",
+        group(outcome.arena_bytes),
+        group(greedy),
+        group(lower)
+    );
+    report += &format!("invoke    {:.3} ms\n", outcome.invoke_time.as_secs_f64() * 1e3);
+    for (k, ((array, info), path)) in
+        outcome.outputs.iter().zip(&outcome.output_info).zip(outputs).enumerate()
+    {
+        npy::write(path, array)?;
+        let detail = if let Some((i, v)) = runner::top1(array, info) {
+            format!("top-1 = {i} ({v:.4})")
+        } else if let Some((min, max, mean)) = runner::stats(array, info) {
+            format!("min {min:.4}, max {max:.4}, mean {mean:.4}")
+        } else {
+            String::new()
+        };
+        report += &format!("output {k}  {} -> {}; {detail}\n", array.describe(), path.display());
+    }
+    out(&report);
+
+    let mut failures = Vec::new();
+    for (k, (array, path)) in outcome.outputs.iter().zip(expected.iter().zip(expect)).enumerate() {
+        match runner::compare(array, path.0) {
+            Ok(Match::Identical) => out(&format!("expect {k}  identical to {}\n", path.1.display())),
+            Ok(Match::WithinTolerance { max_abs_diff }) => out(&format!(
+                "expect {k}  within float32 tolerance of {} (max |diff| {max_abs_diff:e})\n",
+                path.1.display()
+            )),
+            Err(why) => failures.push(format!("output {k} does not match {}: {why}", path.1.display())),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error(failures.join("; ")));
+    }
+    Ok(())
+}
+
+fn cmd_convert(input: &Path, output: &Path) -> Result<()> {
+    let bytes = std::fs::read(input).map_err(|e| Error(format!("cannot read {}: {e}", input.display())))?;
+    let converted = doppler_tools::convert::convert_tflite(&bytes)
+        .map_err(|e| Error(format!("{}: {e}", input.display())))?;
+    std::fs::write(output, converted.blob.as_bytes())
+        .map_err(|e| Error(format!("cannot write {}: {e}", output.display())))?;
+    out(&format!(
+        "{}wrote {} ({} bytes)\n",
+        converted.report,
+        output.display(),
+        group(converted.report.blob_bytes)
+    ));
+    Ok(())
+}
+
+fn cmd_make_examples(dir: &Path) -> Result<()> {
+    let written = examples::write_all(dir)?;
+    let mut report = String::new();
+    for p in &written {
+        let size = std::fs::metadata(p).map(|m| m.len() as usize).unwrap_or(0);
+        report += &format!("wrote {:>9} bytes  {}\n", group(size), p.display());
+    }
+    out(&report);
+    Ok(())
+}

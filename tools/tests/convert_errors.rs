@@ -1,0 +1,118 @@
+//! The converter's error paths on real converter output and on damaged files:
+//! * every model in `tools/fixtures/unsupported/` (made by TensorFlow 2.15's converter from the
+//!   fixtures' neighbourhood: an op, an option, a quantization mode Doppler does not reproduce)
+//!   fails with an error naming the op and what is unsupported;
+//! * truncated and bit-flipped versions of the fixtures never panic: each is an error or, when
+//!   the damage hits bytes that do not matter, a blob the loader accepts.
+
+use std::path::{Path, PathBuf};
+
+use doppler_engine::Model;
+use doppler_tools::convert::{convert_tflite, ConvertError};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// (file, fragment of the error message).
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("int8_tanh", "op 1 (TANH): op not supported"),
+    ("int8_sub", "(SUB): op not supported"),
+    ("int8_concat_axis1", "(CONCATENATION): concatenation along axis 1 of rank 4 (only the last)"),
+    ("int8_add_broadcast", "(ADD): broadcasting between activations ([1, 1, 1, 4] to [1, 6, 6, 4])"),
+    ("int8_resize_bilinear", "(RESIZE_BILINEAR): op not supported"),
+    ("f32_mirror_symmetric", "op 0 (MIRROR_PAD): MIRROR_PAD mode SYMMETRIC"),
+    (
+        "hybrid_dense",
+        "(FULLY_CONNECTED): float input with INT8 weights (hybrid / dynamic-range quantization)",
+    ),
+    ("f16_weights", "op 0 (DEQUANTIZE): DEQUANTIZE of the constant tensor 1 ("),
+];
+
+#[test]
+fn unsupported_models_are_rejected_with_the_op_named() {
+    let dir = fixtures().join("unsupported");
+    let mut seen = 0;
+    for (name, fragment) in UNSUPPORTED {
+        let bytes = std::fs::read(dir.join(format!("{name}.tflite"))).unwrap();
+        match convert_tflite(&bytes) {
+            Err(e @ ConvertError::Unsupported { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains(fragment), "{name}: {msg}");
+                println!("{name:22} {msg}");
+            }
+            Err(e) => panic!("{name}: expected an Unsupported error, got: {e}"),
+            Ok(_) => panic!("{name}: converted, but must be rejected"),
+        }
+        seen += 1;
+    }
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(seen, files, "every file in {} has an expectation here", dir.display());
+}
+
+/// xorshift64*, deterministic.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn convert_checked(bytes: &[u8]) -> bool {
+    match convert_tflite(bytes) {
+        Ok(m) => {
+            Model::parse(m.blob.as_bytes()).expect("a converted blob always validates");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn damaged_models_never_panic() {
+    let names = [
+        "int8_conv",
+        "int8_depthwise",
+        "int8_pools_mean",
+        "lce_relu_bmaxpool",
+        "lce_int8_out",
+        "f32_pad_concat",
+    ];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut ok, mut err) = (0, 0);
+    for name in names {
+        let good = std::fs::read(fixtures().join("models").join(name).join("model.tflite")).unwrap();
+        assert!(convert_checked(&good), "{name} converts");
+        // Truncations.
+        for k in 0..64 {
+            let len = good.len() * k / 64;
+            assert!(!convert_checked(&good[..len]) || len == good.len());
+        }
+        // Random byte damage: 1 to 8 bytes per sample, anywhere (the flatbuffer tables are near
+        // the end of TFLite files, the weights before them).
+        for _ in 0..400 {
+            let mut bad = good.clone();
+            for _ in 0..1 + rng.below(8) {
+                let i = if rng.below(2) == 0 {
+                    rng.below(bad.len())
+                } else {
+                    bad.len() - 1 - rng.below(bad.len().min(2048))
+                };
+                bad[i] = rng.next() as u8;
+            }
+            if convert_checked(&bad) {
+                ok += 1;
+            } else {
+                err += 1;
+            }
+        }
+    }
+    println!("damaged samples: {ok} still converted, {err} rejected");
+    assert!(err > 0);
+}
