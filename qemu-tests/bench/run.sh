@@ -150,10 +150,17 @@ guest() {
     # depend on the caller's environment. Only TRACT_CPU_ARM32_NEON=true (armv7) is set.
     local -a envs=()
     [[ $a != armv7 ]] || envs+=(TRACT_CPU_ARM32_NEON=true)
+    # The program is started as ./doppler-bench from its directory: the executable's path is
+    # copied onto the initial stack (argv[0], AT_EXECFN), so its length would move the stack, and
+    # with it the alignment of stack buffers, which changes what glibc's memcpy executes (7
+    # instructions in a tract pack-B window between two target dirs). Core dumps off: qemu-user
+    # writes a guest core into the cwd when the guest dies of a signal (the NEON proof does).
     local status=0 timeout_bin qemu_bin
     timeout_bin=$(command -v timeout) qemu_bin=$(command -v "$qemu") || die "$qemu not found"
-    env -i "${envs[@]}" "$timeout_bin" "${DOPPLER_QEMU_TIMEOUT:-1200}" "$qemu_bin" -cpu "$cpu" -L "$tdir/bench-root/$a" \
-        -plugin "$plugin,start=$start,end=$end,out=$report" "$bin" "$@" >"$stdout" || status=$?
+    (cd "$(dirname "$bin")" && ulimit -c 0 &&
+        exec env -i "${envs[@]}" "$timeout_bin" "${DOPPLER_QEMU_TIMEOUT:-1200}" "$qemu_bin" -cpu "$cpu" \
+            -L "$tdir/bench-root/$a" -plugin "$plugin,start=$start,end=$end,out=$report" \
+            ./doppler-bench "$@") >"$stdout" || status=$?
     return $status
 }
 
@@ -256,10 +263,10 @@ for a in $arches; do
     if [[ $a == armv7 && $neon_proof == 1 && " ${bench_args[*]} " != *" --no-tract "* ]]; then
         # The same binary under a Cortex-A9 without NEON (`neon=off`; cortex-r5f cannot run it: the
         # Rust code uses d16-d31), tract told NEON is there: it must die with SIGILL in its first
-        # mmm call. In $work with core dumps off: qemu-user writes a guest core into the cwd.
+        # mmm call.
         status=0
-        (cd "$work" && ulimit -c 0 && guest armv7 cortex-a9,neon=off "$work/proof.report" "$work/proof.out" \
-            --only gemm_i8_i32 --no-reference 2>"$work/proof.err") || status=$?
+        guest armv7 cortex-a9,neon=off "$work/proof.report" "$work/proof.out" \
+            --only gemm_i8_i32 --no-reference 2>"$work/proof.err" || status=$?
         lastline=$(tail -1 "$work/proof.out")
         kernel=$(sed -n 's/^info: tract-linalg .*: kernel \([^ ]*\) .*/\1/p' "$work/proof.out" | head -1)
         if [[ $status == 132 && $lastline == *"| tract-linalg | mmm"* && $kernel == armv7neon_* ]]; then
