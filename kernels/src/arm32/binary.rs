@@ -71,10 +71,12 @@
 //! general register as a normal call would, whatever FPU features the crate is built with; the
 //! functions save d8–d15 and r4–r11 themselves) that takes exactly one pointer to a `#[repr(C)]`
 //! argument struct. The field offsets are named constants, asserted against `offset_of!` at
-//! compile time and substituted into the asm text. The templates start with `.fpu neon` and
-//! `.arm`: the functions are ARM-state code on every target (Thumb-2 callers, e.g.
-//! `thumbv7neon-*`, reach them through the linker's interworking `blx`; a Thumb-assembled
-//! `global_asm!` label would not get the Thumb bit without `.thumb_func`).
+//! compile time and substituted into the asm text. The templates start with `asm_fn_begin!`
+//! (the per-object-format directives, ELF or Mach-O, below): `.arm`, and `.fpu neon` on ELF
+//! (Mach-O takes NEON from the target's features). The functions are ARM-state code on every
+//! target (Thumb-2 callers, e.g. `thumbv7neon-*`, reach them through the linker's interworking
+//! `blx`; a Thumb-assembled `global_asm!` label would not get the Thumb bit without
+//! `.thumb_func`).
 
 // `x % n == 0` rather than `is_multiple_of` (Rust 1.87; the workspace declares 1.80).
 #![allow(clippy::manual_is_multiple_of)]
@@ -84,6 +86,63 @@ use core::mem::{offset_of, size_of, MaybeUninit};
 
 use crate::reference::binary::{self as rb, words, BConvEpilogue, PadValue};
 use crate::reference::Window2d;
+
+// ---------------------------------------------------------------------------------------------
+// Object-format directives: the one place the kernels' asm differs per platform.
+//
+// `asm_fn_begin!("name")` opens the asm function `name` (a global, hidden, 16-byte aligned
+// ARM-state NEON symbol in its own code section) and `asm_fn_end!("name")` closes it; the
+// instructions between them are the same everywhere.
+// - ELF (Linux, bare metal): section `.text.name` (so unused kernels are garbage collected),
+//   `.fpu neon`, `.hidden`, `.type name,%function` and `.size`.
+// - Mach-O (Apple: the iPad 2 target `targets/ios/armv7-apple-ios.json`): C symbols carry a
+//   leading underscore (`extern "C" { fn name(); }` links to `_name`), code goes in
+//   `__TEXT,__text`, hidden is `.private_extern`, and there is no `.type`/`.size`. Mach-O
+//   assemblers take no `.fpu`: NEON comes from the target's features (`+neon`).
+
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_fn_begin {
+    ($name:literal) => {
+        concat!(
+            concat!(".pushsection .text.", $name, ",\"ax\",%progbits\n"),
+            ".fpu neon\n",
+            ".syntax unified\n",
+            ".arm\n",
+            concat!(".globl ", $name, "\n"),
+            concat!(".hidden ", $name, "\n"),
+            concat!(".type ", $name, ",%function\n"),
+            ".p2align 4\n",
+            concat!($name, ":"),
+        )
+    };
+}
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_fn_end {
+    ($name:literal) => {
+        concat!(".size ", $name, ", .-", $name, "\n", ".popsection")
+    };
+}
+
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_fn_begin {
+    ($name:literal) => {
+        concat!(
+            ".pushsection __TEXT,__text,regular,pure_instructions\n",
+            ".syntax unified\n",
+            ".arm\n",
+            concat!(".globl _", $name, "\n"),
+            concat!(".private_extern _", $name, "\n"),
+            ".p2align 4\n",
+            concat!("_", $name, ":"),
+        )
+    };
+}
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_fn_end {
+    ($name:literal) => {
+        ".popsection"
+    };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tiling constants.
@@ -212,15 +271,7 @@ macro_rules! gemm_chunk {
 }
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_bgemm_b1_4x2,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_bgemm_b1_4x2",
-    ".hidden doppler_neon32_bgemm_b1_4x2",
-    ".type doppler_neon32_bgemm_b1_4x2,%function",
-    ".p2align 4",
-    "doppler_neon32_bgemm_b1_4x2:",
+    asm_fn_begin!("doppler_neon32_bgemm_b1_4x2"),
     "push {{r4-r8, r10, r11, lr}}",
     "vpush {{d8-d15}}",
     // r10: filter row of the pair's first channel, r11: its index in the block.
@@ -358,8 +409,7 @@ global_asm!(
     "blt 10b",
     "vpop {{d8-d15}}",
     "pop {{r4-r8, r10, r11, pc}}",
-    ".size doppler_neon32_bgemm_b1_4x2, .-doppler_neon32_bgemm_b1_4x2",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_bgemm_b1_4x2"),
     a = const GA_A,
     f = const GA_F,
     s = const GA_S,
@@ -572,15 +622,7 @@ macro_rules! im2col_rows {
 }
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_bim2col_4,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_bim2col_4",
-    ".hidden doppler_neon32_bim2col_4",
-    ".type doppler_neon32_bim2col_4,%function",
-    ".p2align 4",
-    "doppler_neon32_bim2col_4:",
+    asm_fn_begin!("doppler_neon32_bim2col_4"),
     "push {{r4-r8, r10, r11, lr}}",
     "sub sp, sp, #8",
     // [sp, #0]: the current row's column in the tile; [sp, #4]: rows left.
@@ -705,8 +747,7 @@ global_asm!(
     "bge 71b",
     "72:",
     "bx lr",
-    ".size doppler_neon32_bim2col_4, .-doppler_neon32_bim2col_4",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_bim2col_4"),
     dst = const IA_DST,
     tmp = const IA_TMP,
     mask = const IA_MASK,
@@ -776,15 +817,7 @@ const _: () = assert!(offset_of!(EpiArgs, lohi) == EA_LOHI);
 const _: () = assert!(size_of::<EpiArgs>() == 40);
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_bepi_bits,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_bepi_bits",
-    ".hidden doppler_neon32_bepi_bits",
-    ".type doppler_neon32_bepi_bits,%function",
-    ".p2align 4",
-    "doppler_neon32_bepi_bits:",
+    asm_fn_begin!("doppler_neon32_bepi_bits"),
     "push {{r4-r8, lr}}",
     "vpush {{d8-d15}}",
     "ldr r1, [r0, #{s}]",
@@ -831,8 +864,7 @@ global_asm!(
     "bne 1b",
     "vpop {{d8-d15}}",
     "pop {{r4-r8, pc}}",
-    ".size doppler_neon32_bepi_bits, .-doppler_neon32_bepi_bits",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_bepi_bits"),
     s = const EA_S,
     ss = const EA_SSTRIDE,
     rows = const EA_ROWS,
@@ -905,15 +937,7 @@ macro_rules! epi_round_i8 {
 }
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_bepi_f32,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_bepi_f32",
-    ".hidden doppler_neon32_bepi_f32",
-    ".type doppler_neon32_bepi_f32,%function",
-    ".p2align 4",
-    "doppler_neon32_bepi_f32:",
+    asm_fn_begin!("doppler_neon32_bepi_f32"),
     "push {{r4-r8, r10, r11, lr}}",
     "vpush {{d8-d15}}",
     "ldr r1, [r0, #{s}]",
@@ -957,8 +981,7 @@ global_asm!(
     "bne 1b",
     "vpop {{d8-d15}}",
     "pop {{r4-r8, r10, r11, pc}}",
-    ".size doppler_neon32_bepi_f32, .-doppler_neon32_bepi_f32",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_bepi_f32"),
     s = const EA_S,
     ss = const EA_SSTRIDE,
     rows = const EA_ROWS,
@@ -972,15 +995,7 @@ global_asm!(
 );
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_bepi_i8,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_bepi_i8",
-    ".hidden doppler_neon32_bepi_i8",
-    ".type doppler_neon32_bepi_i8,%function",
-    ".p2align 4",
-    "doppler_neon32_bepi_i8:",
+    asm_fn_begin!("doppler_neon32_bepi_i8"),
     "push {{r4-r8, r10, r11, lr}}",
     "vpush {{d8-d15}}",
     "ldr r1, [r0, #{s}]",
@@ -1030,8 +1045,7 @@ global_asm!(
     "bne 1b",
     "vpop {{d8-d15}}",
     "pop {{r4-r8, r10, r11, pc}}",
-    ".size doppler_neon32_bepi_i8, .-doppler_neon32_bepi_i8",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_bepi_i8"),
     s = const EA_S,
     ss = const EA_SSTRIDE,
     rows = const EA_ROWS,
@@ -1075,15 +1089,7 @@ const _: () = assert!(size_of::<PackArgs>() == 20);
 static BIT_WEIGHTS: Align16<[u8; 16]> = Align16([1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128]);
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_pack_f32,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_pack_f32",
-    ".hidden doppler_neon32_pack_f32",
-    ".type doppler_neon32_pack_f32,%function",
-    ".p2align 4",
-    "doppler_neon32_pack_f32:",
+    asm_fn_begin!("doppler_neon32_pack_f32"),
     "vpush {{d8-d15}}",
     "ldr r1, [r0, #{src}]",
     "ldr r2, [r0, #{dst}]",
@@ -1140,23 +1146,14 @@ global_asm!(
     "9:",
     "vpop {{d8-d15}}",
     "bx lr",
-    ".size doppler_neon32_pack_f32, .-doppler_neon32_pack_f32",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_pack_f32"),
     src = const PA_SRC,
     dst = const PA_DST,
     n = const PA_N,
 );
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_pack_i8,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_pack_i8",
-    ".hidden doppler_neon32_pack_i8",
-    ".type doppler_neon32_pack_i8,%function",
-    ".p2align 4",
-    "doppler_neon32_pack_i8:",
+    asm_fn_begin!("doppler_neon32_pack_i8"),
     "ldr r1, [r0, #{src}]",
     "ldr r2, [r0, #{dst}]",
     "ldr r3, [r0, #{n}]",
@@ -1181,8 +1178,7 @@ global_asm!(
     "bne 1b",
     "9:",
     "bx lr",
-    ".size doppler_neon32_pack_i8, .-doppler_neon32_pack_i8",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_pack_i8"),
     src = const PA_SRC,
     dst = const PA_DST,
     n = const PA_N,
@@ -1258,15 +1254,7 @@ macro_rules! pool_block {
 }
 
 global_asm!(
-    ".pushsection .text.doppler_neon32_bmaxpool,\"ax\",%progbits",
-    ".fpu neon",
-    ".syntax unified",
-    ".arm",
-    ".globl doppler_neon32_bmaxpool",
-    ".hidden doppler_neon32_bmaxpool",
-    ".type doppler_neon32_bmaxpool,%function",
-    ".p2align 4",
-    "doppler_neon32_bmaxpool:",
+    asm_fn_begin!("doppler_neon32_bmaxpool"),
     "push {{r4-r8, lr}}",
     "ldr r1, [r0, #{src}]",
     "ldr r2, [r0, #{dst}]",
@@ -1306,8 +1294,7 @@ global_asm!(
     ),
     "9:",
     "pop {{r4-r8, pc}}",
-    ".size doppler_neon32_bmaxpool, .-doppler_neon32_bmaxpool",
-    ".popsection",
+    asm_fn_end!("doppler_neon32_bmaxpool"),
     src = const PO_SRC,
     dst = const PO_DST,
     rows = const PO_ROWS,

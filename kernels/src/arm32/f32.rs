@@ -186,7 +186,7 @@ unsafe fn neon32_conv_f32_3x2(t: &mut ConvTile) {
     // SAFETY: guaranteed by the caller. The asm saves r4-r11 and all D registers itself.
     unsafe {
         asm!(
-            ".fpu neon",
+            fpu_neon!(),
             "push {{r4-r11}}",
             save_neon!(),
             "ldr r5, [r0, #{w}]",
@@ -773,7 +773,7 @@ unsafe fn neon32_gemv_f32_1x4(g: &mut Gemv) {
     // SAFETY: guaranteed by the caller. The asm saves r4-r11 and all D registers itself.
     unsafe {
         asm!(
-            ".fpu neon",
+            fpu_neon!(),
             "push {{r4-r11}}",
             save_neon!(),
             "ldr r10, [r0, #{w}]",

@@ -190,7 +190,7 @@ fn rowsum_i8(rows: &[i8], len: usize, sums: &mut [i32]) -> i8 {
     // (r4, r5 and the D registers it uses are saved and restored inside).
     unsafe {
         asm!(
-            ".fpu neon",
+            fpu_neon!(),
             "push {{r4, r5}}",
             "vpush {{d0-d3}}",
             "vpush {{d16-d17}}",
@@ -376,7 +376,7 @@ unsafe fn neon32_conv_i8_4x2(t: &mut ConvTile) {
     // and only touches memory through the pointers of `t`.
     unsafe {
         asm!(
-            ".fpu neon",
+            fpu_neon!(),
             "push {{r4-r11}}",
             save_neon!(),
             "ldr r5, [r0, #{w}]",
@@ -1111,7 +1111,7 @@ unsafe fn neon32_gemv_i8_1x3(g: &mut Gemv) {
     // SAFETY: guaranteed by the caller. The asm saves r4-r11 and all D registers itself.
     unsafe {
         asm!(
-            ".fpu neon",
+            fpu_neon!(),
             "push {{r4-r11}}",
             save_neon!(),
             "ldr r10, [r0, #{w}]",
@@ -1625,7 +1625,7 @@ unsafe fn neon32_dwconv3x3_i8_16(a: &mut DwArgs) {
     // SAFETY: guaranteed by the caller. The asm saves r4-r11 and all D registers itself.
     unsafe {
         asm!(
-            ".fpu neon",
+            fpu_neon!(),
             "push {{r4-r11}}",
             save_neon!(),
             "add r12, r0, #{zp}",
@@ -1916,7 +1916,7 @@ unsafe fn neon32_add_i8_8(a: &mut AddArgs) {
     // SAFETY: guaranteed by the caller. The asm saves all D registers itself (no callee-saved GPR used).
     unsafe {
         asm!(
-            ".fpu neon",
+            fpu_neon!(),
             save_neon!(),
             "ldr r1, [r0, #{a}]",
             "ldr r2, [r0, #{b}]",

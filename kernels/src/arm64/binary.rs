@@ -41,7 +41,8 @@
 //! pointer to a `#[repr(C)]` argument struct whose field offsets are named constants, asserted
 //! against `offset_of!` at compile time and substituted into the asm text. The GEMM saves
 //! d8–d15; none uses another callee-saved register or x18. Packing and max-pool use NEON
-//! intrinsics.
+//! intrinsics. The functions open and close with `asm_fn_begin!`/`asm_fn_end!`, the
+//! per-object-format (ELF or Mach-O) directives defined below.
 
 // `x % n == 0` rather than `is_multiple_of` (Rust 1.87; the workspace declares 1.80).
 #![allow(clippy::manual_is_multiple_of)]
@@ -52,6 +53,57 @@ use core::mem::{offset_of, size_of, MaybeUninit};
 
 use crate::reference::binary::{self as rb, words, BConvEpilogue, PadValue};
 use crate::reference::Window2d;
+
+// ---------------------------------------------------------------------------------------------
+// Object-format directives: the one place the kernels' asm differs per platform.
+//
+// `asm_fn_begin!("name")` opens the asm function `name` (a global, hidden, 16-byte aligned
+// symbol in its own code section) and `asm_fn_end!("name")` closes it; the instructions between
+// them are the same everywhere.
+// - ELF (Linux, bare metal): section `.text.name` (so unused kernels are garbage collected),
+//   `.hidden`, `.type name,%function` and `.size`.
+// - Mach-O (Apple: `aarch64-apple-ios`, `-ios-sim`, …): C symbols carry a leading underscore
+//   (`extern "C" { fn name(); }` links to `_name`), code goes in `__TEXT,__text`, hidden is
+//   `.private_extern`, and there is no `.type`/`.size`.
+
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_fn_begin {
+    ($name:literal) => {
+        concat!(
+            concat!(".pushsection .text.", $name, ",\"ax\",%progbits\n"),
+            concat!(".globl ", $name, "\n"),
+            concat!(".hidden ", $name, "\n"),
+            concat!(".type ", $name, ",%function\n"),
+            ".p2align 4\n",
+            concat!($name, ":"),
+        )
+    };
+}
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_fn_end {
+    ($name:literal) => {
+        concat!(".size ", $name, ", .-", $name, "\n", ".popsection")
+    };
+}
+
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_fn_begin {
+    ($name:literal) => {
+        concat!(
+            ".pushsection __TEXT,__text,regular,pure_instructions\n",
+            concat!(".globl _", $name, "\n"),
+            concat!(".private_extern _", $name, "\n"),
+            ".p2align 4\n",
+            concat!("_", $name, ":"),
+        )
+    };
+}
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_fn_end {
+    ($name:literal) => {
+        ".popsection"
+    };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tiling constants.
@@ -318,12 +370,7 @@ macro_rules! tail3 {
 }
 
 global_asm!(
-    ".pushsection .text.doppler_neon64_bgemm_b1_8x8,\"ax\",%progbits",
-    ".globl doppler_neon64_bgemm_b1_8x8",
-    ".hidden doppler_neon64_bgemm_b1_8x8",
-    ".type doppler_neon64_bgemm_b1_8x8,%function",
-    ".p2align 4",
-    "doppler_neon64_bgemm_b1_8x8:",
+    asm_fn_begin!("doppler_neon64_bgemm_b1_8x8"),
     "stp d8, d9, [sp, #-64]!",
     "stp d10, d11, [sp, #16]",
     "stp d12, d13, [sp, #32]",
@@ -493,8 +540,7 @@ global_asm!(
     "ldp d10, d11, [sp, #16]",
     "ldp d8, d9, [sp], #64",
     "ret",
-    ".size doppler_neon64_bgemm_b1_8x8, .-doppler_neon64_bgemm_b1_8x8",
-    ".popsection",
+    asm_fn_end!("doppler_neon64_bgemm_b1_8x8"),
     a = const GA_A,
     f = const GA_F,
     s = const GA_S,
@@ -849,12 +895,7 @@ macro_rules! i2c_rows {
 }
 
 global_asm!(
-    ".pushsection .text.doppler_neon64_bim2col,\"ax\",%progbits",
-    ".globl doppler_neon64_bim2col",
-    ".hidden doppler_neon64_bim2col",
-    ".type doppler_neon64_bim2col,%function",
-    ".p2align 4",
-    "doppler_neon64_bim2col:",
+    asm_fn_begin!("doppler_neon64_bim2col"),
     "ldr x1, [x0, #{dst}]",
     "ldr x15, [x0, #{tmp}]",
     "ldr x16, [x0, #{mask}]",
@@ -893,8 +934,7 @@ global_asm!(
     ),
     "300:",
     i2c_rows!("3", "mov x9, x1", i2c_copy_direct, i2c_fill_direct, ""),
-    ".size doppler_neon64_bim2col, .-doppler_neon64_bim2col",
-    ".popsection",
+    asm_fn_end!("doppler_neon64_bim2col"),
     dst = const IA_DST,
     tmp = const IA_TMP,
     mask = const IA_MASK,
@@ -1135,12 +1175,7 @@ macro_rules! epi_float_prologue {
 }
 
 global_asm!(
-    ".pushsection .text.doppler_neon64_bepi_bits,\"ax\",%progbits",
-    ".globl doppler_neon64_bepi_bits",
-    ".hidden doppler_neon64_bepi_bits",
-    ".type doppler_neon64_bepi_bits,%function",
-    ".p2align 4",
-    "doppler_neon64_bepi_bits:",
+    asm_fn_begin!("doppler_neon64_bepi_bits"),
     "ldr x1, [x0, #{s}]",
     "ldr x3, [x0, #{rows}]",
     "ldr x5, [x0, #{out}]",
@@ -1174,8 +1209,7 @@ global_asm!(
     "subs w4, w4, #1",
     "b.ne 1b",
     "ret",
-    ".size doppler_neon64_bepi_bits, .-doppler_neon64_bepi_bits",
-    ".popsection",
+    asm_fn_end!("doppler_neon64_bepi_bits"),
     s = const EA_S,
     rows = const EA_ROWS,
     out = const EA_OUT,
@@ -1186,12 +1220,7 @@ global_asm!(
 );
 
 global_asm!(
-    ".pushsection .text.doppler_neon64_bepi_f32,\"ax\",%progbits",
-    ".globl doppler_neon64_bepi_f32",
-    ".hidden doppler_neon64_bepi_f32",
-    ".type doppler_neon64_bepi_f32,%function",
-    ".p2align 4",
-    "doppler_neon64_bepi_f32:",
+    asm_fn_begin!("doppler_neon64_bepi_f32"),
     epi_float_prologue!(),
     "1:",
     epi_rows!(),
@@ -1228,8 +1257,7 @@ global_asm!(
     "subs w4, w4, #1",
     "b.ne 1b",
     "ret",
-    ".size doppler_neon64_bepi_f32, .-doppler_neon64_bepi_f32",
-    ".popsection",
+    asm_fn_end!("doppler_neon64_bepi_f32"),
     s = const EA_S,
     rows = const EA_ROWS,
     out = const EA_OUT,
@@ -1242,12 +1270,7 @@ global_asm!(
 );
 
 global_asm!(
-    ".pushsection .text.doppler_neon64_bepi_i8,\"ax\",%progbits",
-    ".globl doppler_neon64_bepi_i8",
-    ".hidden doppler_neon64_bepi_i8",
-    ".type doppler_neon64_bepi_i8,%function",
-    ".p2align 4",
-    "doppler_neon64_bepi_i8:",
+    asm_fn_begin!("doppler_neon64_bepi_i8"),
     epi_float_prologue!(),
     "1:",
     epi_rows!(),
@@ -1297,8 +1320,7 @@ global_asm!(
     "subs w4, w4, #1",
     "b.ne 1b",
     "ret",
-    ".size doppler_neon64_bepi_i8, .-doppler_neon64_bepi_i8",
-    ".popsection",
+    asm_fn_end!("doppler_neon64_bepi_i8"),
     s = const EA_S,
     rows = const EA_ROWS,
     out = const EA_OUT,
@@ -1311,14 +1333,9 @@ global_asm!(
 );
 
 global_asm!(
-    ".pushsection .text.doppler_neon64_bepi_bits1,\"ax\",%progbits",
-    ".globl doppler_neon64_bepi_bits1",
-    ".hidden doppler_neon64_bepi_bits1",
-    ".type doppler_neon64_bepi_bits1,%function",
-    ".p2align 4",
+    asm_fn_begin!("doppler_neon64_bepi_bits1"),
     // Every pixel has one count row (rowA == rowB): bit = 2·S >= bound <=> S >= ceil(bound / 2),
     // with the halved bounds precomputed.
-    "doppler_neon64_bepi_bits1:",
     "ldr x1, [x0, #{s}]",
     "ldr x3, [x0, #{rows}]",
     "ldr x5, [x0, #{out}]",
@@ -1349,8 +1366,7 @@ global_asm!(
     "subs w4, w4, #1",
     "b.ne 1b",
     "ret",
-    ".size doppler_neon64_bepi_bits1, .-doppler_neon64_bepi_bits1",
-    ".popsection",
+    asm_fn_end!("doppler_neon64_bepi_bits1"),
     s = const EA_S,
     rows = const EA_ROWS,
     out = const EA_OUT,
