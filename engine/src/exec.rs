@@ -243,6 +243,7 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
                     multiplier: p.multiplier,
                     shift: p.shift,
                     rounding: rounding(p.rounding),
+                    divide_by_count: p.mode != MEAN_FOLDED,
                 };
                 int8::mean_hw_i8(n, h, w, c, &q, op.slice(0)?, cast_mut(out)?);
             } else {

@@ -1130,6 +1130,91 @@ fn mean_known_answer() {
     assert_eq!(out, [-5, -5]);
 }
 
+/// TF 2.15 `QuantizedMeanOrSum`'s multiplier folding, recomputed in `i128` with a loop for
+/// `⌊log2 n⌋` (TF: `63 − clz(n)`), for `shift ≥ −31` and `n ≥ 1` (TF's domain).
+fn o_fold_mean(m: i32, shift: i32, n: u64) -> (i32, i32) {
+    let mut log2 = 0;
+    while (2u128 << log2) <= u128::from(n) {
+        log2 += 1;
+    }
+    let k = log2.min(32).min(31 + shift);
+    let folded = (i128::from(m) << k) / i128::from(n);
+    (i32::try_from(folded).unwrap(), shift - k)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn fold_mean_count_matches_oracle(
+        m in prop_oneof![multiplier(), Just(0), Just(i32::MAX)],
+        shift in -31i32..=30,
+        n in prop_oneof![1u64..=64, 1u64..=1 << 20, any::<u64>().prop_map(|v| v.max(1))],
+    ) {
+        let got = fold_mean_count(m, shift, n);
+        prop_assert_eq!(got, o_fold_mean(m, shift, n));
+        prop_assert!(got.0 >= 0 && got.0 <= m && got.1 <= shift && got.1 >= -31);
+    }
+
+    #[test]
+    fn mean_folded_matches_oracle_and_real(
+        batch in 1usize..=2, h in 1usize..=16, w in 1usize..=16, c in prop::sample::select(&[1usize, 3, 17][..]),
+        si in log_scale(1e-3, 1.0), so in log_scale(1e-3, 1.0),
+        zi in zero_point(), zo in zero_point(), r in rounding(), seed in any::<u64>(), mode in 0u8..3,
+    ) {
+        let n = (h * w) as u64;
+        let p = mean_params_folded(si, zi, so, zo, n, r);
+        prop_assert!(!p.divide_by_count);
+        let (m0, s0) = quantize_multiplier(si / so);
+        prop_assert_eq!((p.multiplier, p.shift), o_fold_mean(m0, s0, n));
+        let input = Rng(seed).vec_i8(batch * h * w * c, mode);
+        let mut out = vec![0i8; batch * c];
+        mean_hw_i8(batch, h, w, c, &p, &input, &mut out);
+        for b in 0..batch {
+            for ch in 0..c {
+                let mut acc: i64 = 0;
+                for y in 0..h {
+                    for x in 0..w {
+                        acc += i64::from(input[((b * h + y) * w + x) * c + ch]) - i64::from(zi);
+                    }
+                }
+                let expect = o_requant(acc as i32, p.multiplier, p.shift, r, zo, -128, 127);
+                prop_assert_eq!(out[b * c + ch], expect);
+                let ideal = real_to_q(si * acc as f64 / n as f64, so, zo, -128, 127);
+                prop_assert!((i64::from(out[b * c + ch]) - ideal).abs() <= 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn mean_folded_known_answer() {
+    // Same scale in and out: (2^30, 1). n = 2: k = 1, M' = 2^31 / 2 = 2^30, s' = 0.
+    let p = mean_params_folded(0.1, 0, 0.1, 0, 2, Rounding::Double);
+    assert_eq!((p.multiplier, p.shift, p.divide_by_count), (1 << 30, 0, false));
+    // Σ = −3: folded SRDHM(−3, 2^30) = −1.5 rounded up → −1; TFLM: MBQM = −3, −3/2 half away → −2.
+    let mut out = [0i8; 1];
+    mean_hw_i8(1, 1, 2, 1, &p, &[-1, -2], &mut out);
+    assert_eq!(out, [-1]);
+    mean_hw_i8(1, 1, 2, 1, &mean_params(0.1, 0, 0.1, 0, Rounding::Double), &[-1, -2], &mut out);
+    assert_eq!(out, [-2]);
+    // n = 3: M' = 2^31 / 3 truncated, s' = 0; Σ = 3·(17 − 10) = 21 → 7, + zp −5 → 2.
+    let p = mean_params_folded(0.1, 10, 0.1, -5, 3, Rounding::Double);
+    assert_eq!((p.multiplier, p.shift), (715_827_882, 0));
+    mean_hw_i8(1, 3, 1, 1, &p, &[17, 17, 17], &mut out);
+    assert_eq!(out, [2]);
+    // The caps: k ≤ 32 (n = 2^40) and k ≤ 31 + shift (shift = −31: nothing folded but the /n).
+    assert_eq!(fold_mean_count(1 << 30, 1, 1 << 40), (1 << 22, -31));
+    assert_eq!(fold_mean_count(1 << 30, -31, 4), (1 << 28, -31));
+    assert_eq!(fold_mean_count(1 << 30, 5, 1), (1 << 30, 5));
+    // Outside TFLite's domain: n = 0 leaves the multiplier alone.
+    assert_eq!(fold_mean_count(1 << 30, 5, 0), (1 << 30, 5));
+    // Empty plane: output_zp.
+    let mut out = [0i8; 2];
+    mean_hw_i8(1, 0, 3, 2, &p, &[], &mut out);
+    assert_eq!(out, [-5, -5]);
+}
+
 // =============================================================================================
 // softmax and its fixed-point helpers
 // =============================================================================================

@@ -284,7 +284,7 @@ fn pool(c: &Ctx) -> Result<(), Error> {
 fn mean(c: &Ctx) -> Result<(), Error> {
     c.arity(&[1])?;
     let p: MeanParams = c.params()?;
-    c.param(p.reserved == 0)?;
+    c.param(p.mode == MEAN_DIVIDE || p.mode == MEAN_FOLDED)?;
     let (x, y) = (c.input(0)?, c.output()?);
     c.dtype(matches!(x.dtype, DType::I8 | DType::F32) && y.dtype == x.dtype)?;
     let (n, ch) = (x.dims[0], x.dims[3]);

@@ -214,15 +214,24 @@ pub struct ElementwiseParams {
     pub act_max_f: f32,
 }
 
-/// Parameters of Mean (int8: TFLM's `reference_integer_ops::Mean`, multiplier from s_in/s_out).
+/// Parameters of Mean. int8: `multiplier`/`shift` requantize `Σ(x − zp_in)`; `mode` says where
+/// the 1/(H·W) is applied ([`MEAN_DIVIDE`] or [`MEAN_FOLDED`]). float32: unused (0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 #[repr(C)]
 pub struct MeanParams {
     pub rounding: u32,
     pub multiplier: i32,
     pub shift: i32,
-    pub reserved: u32,
+    pub mode: u32,
 }
+
+/// Mean modes (int8; float32 Mean ignores the mode but it must still be one of these).
+/// TFLM's `reference_integer_ops::Mean`: multiplier from s_in/s_out, then a division by H·W
+/// rounded half away from zero.
+pub const MEAN_DIVIDE: u32 = 0;
+/// The TFLite interpreter's `reference_ops::QuantizedMeanOrSum`: the multiplier already includes
+/// 1/(H·W) (folded offline); requantization only.
+pub const MEAN_FOLDED: u32 = 1;
 
 /// Pad modes.
 pub const PAD_CONSTANT: u32 = 0;

@@ -1632,9 +1632,11 @@ fn bad_params_reserved_fields() {
     });
     let (c, cblob) = concat();
     let mean = c.o("mean");
+    // Mean's last field is its mode: 0 (divide) or 1 (folded), nothing else.
     rejects(&cblob, Error::BadParams { op: mean as u32 }, |b| {
-        patch_params::<MeanParams>(b, mean, |p| p.reserved = 1)
+        patch_params::<MeanParams>(b, mean, |p| p.mode = 2)
     });
+    accepts(&cblob, |b| patch_params::<MeanParams>(b, mean, |p| p.mode = MEAN_FOLDED));
     let (f, fblob) = float();
     let (resize, inorm) = (f.o("resize"), f.o("inorm"));
     rejects(&fblob, Error::BadParams { op: resize as u32 }, |b| {

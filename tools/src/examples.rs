@@ -441,8 +441,12 @@ impl Int8Graph {
             y.q.zero_point,
             Rounding::Double,
         );
-        let p =
-            MeanParams { rounding: ROUNDING_DOUBLE, multiplier: mp.multiplier, shift: mp.shift, reserved: 0 };
+        let p = MeanParams {
+            rounding: ROUNDING_DOUBLE,
+            multiplier: mp.multiplier,
+            shift: mp.shift,
+            mode: MEAN_DIVIDE,
+        };
         self.b.op(OpCode::Mean, &[x.id], &[y.id], &p);
         y
     }

@@ -357,7 +357,12 @@ fn params_summary(model: &Model, op: &OpInfo) -> String {
         OpCode::Mean => {
             let Some(p) = model.params::<MeanParams>(op) else { return "?".into() };
             if int8 {
-                format!("over H, W; requant {}·2^{}, {}", p.multiplier, p.shift, rounding(p.rounding))
+                let mode = match p.mode {
+                    MEAN_DIVIDE => "then ÷ H·W",
+                    MEAN_FOLDED => "1/(H·W) folded",
+                    _ => "mode ?",
+                };
+                format!("over H, W; requant {}·2^{}, {}, {mode}", p.multiplier, p.shift, rounding(p.rounding))
             } else {
                 "over H, W".into()
             }

@@ -463,37 +463,83 @@ pub fn avg_pool_i8(g: &Window2d, act_min: i8, act_max: i8, input: &[i8], output:
     }
 }
 
-/// Parameters of int8 MEAN over H and W; build with [`mean_params`].
+/// Parameters of int8 MEAN over H and W; build with [`mean_params`] (TFLM) or
+/// [`mean_params_folded`] (TFLite interpreter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MeanParams {
     pub input_zp: i32,
     pub output_zp: i32,
-    /// From [`quantize_multiplier`]`(s_in / s_out)`: the 1/n of the mean is applied separately.
+    /// `divide_by_count`: from [`quantize_multiplier`]`(s_in / s_out)`, the 1/n of the mean is
+    /// applied separately. Otherwise it already includes 1/n (see [`fold_mean_count`]).
     pub multiplier: i32,
     pub shift: i32,
     pub rounding: Rounding,
+    /// `true`: TFLM (requantize, then a rounded division by `n = h · w`); `false`: the TFLite
+    /// interpreter (requantize only, the multiplier is already divided by `n`).
+    pub divide_by_count: bool,
 }
 
-/// Offline: TFLM's MEAN prepare, `quantize_multiplier(s_in / s_out)` in f64.
+/// Offline: TFLM's MEAN prepare, `quantize_multiplier(s_in / s_out)` in f64; `divide_by_count`.
 pub fn mean_params(in_scale: f64, in_zp: i32, out_scale: f64, out_zp: i32, rounding: Rounding) -> MeanParams {
     let (multiplier, shift) = quantize_multiplier(in_scale / out_scale);
-    MeanParams { input_zp: in_zp, output_zp: out_zp, multiplier, shift, rounding }
+    MeanParams { input_zp: in_zp, output_zp: out_zp, multiplier, shift, rounding, divide_by_count: true }
 }
 
-/// int8 MEAN over the spatial axes of an NHWC tensor (`axis = [1, 2]`, keep_dims), TFLM's
-/// `reference_integer_ops::Mean`. Output `[batch][c]`.
+/// Offline: the TFLite interpreter's MEAN (TF 2.15 `reference_ops::QuantizedMeanOrSum`, int8):
+/// `(M, s) = quantize_multiplier(s_in / s_out)` in f64 (TFLite divides the f32 scales as
+/// doubles), then [`fold_mean_count`]`(M, s, count)` with `count = h · w`; not
+/// `divide_by_count`.
+pub fn mean_params_folded(
+    in_scale: f64,
+    in_zp: i32,
+    out_scale: f64,
+    out_zp: i32,
+    count: u64,
+    rounding: Rounding,
+) -> MeanParams {
+    let (m, s) = quantize_multiplier(in_scale / out_scale);
+    let (multiplier, shift) = fold_mean_count(m, s, count);
+    MeanParams { input_zp: in_zp, output_zp: out_zp, multiplier, shift, rounding, divide_by_count: false }
+}
+
+/// Folds `1 / count` into a quantized multiplier as the TFLite interpreter's MEAN does:
+/// `k = min(⌊log2 count⌋, 32, 31 + shift)`, `M' = (M << k) / count` (in `i64`, truncating),
+/// `shift' = shift − k`. Then `|M'| ≤ |M|` and `shift' ≥ min(shift, −31)`.
 ///
-/// `acc = Σ_{h,w} (x − input_zp)` (`i32`, wrapping), `acc = MBQM(acc, M, shift)` with `M` from
-/// `s_in / s_out`, `acc = (acc ± n/2) / n` with `n = h · w` (half away from zero, `+` when
-/// `acc > 0`), `out = saturate_i8(acc + output_zp)`.
+/// Outside TFLite's domain (where its C++ would shift by a negative amount): `count == 0`
+/// returns `(multiplier, shift)` unchanged and `k` is floored at 0 when `shift < −31`.
+pub fn fold_mean_count(multiplier: i32, shift: i32, count: u64) -> (i32, i32) {
+    if count == 0 {
+        return (multiplier, shift);
+    }
+    let log2 = 63 - count.leading_zeros() as i32;
+    let k = log2.min(32).min(shift.saturating_add(31)).max(0);
+    // |M| <= 2^31 and k <= 32: the shift fits in i64; count >= 2^k, so |M'| <= |M| and the
+    // narrowing is exact. (count > i64::MAX > |M << k|: the quotient is 0.)
+    let folded = match i64::try_from(count) {
+        Ok(n) => (i64::from(multiplier) << k) / n,
+        Err(_) => 0,
+    };
+    (folded as i32, shift - k)
+}
+
+/// int8 MEAN over the spatial axes of an NHWC tensor (`axis = [1, 2]`, keep_dims). Output
+/// `[batch][c]`. `acc = Σ_{h,w} (x − input_zp)` (`i32`, wrapping), then with `n = h · w`:
+///
+/// * `divide_by_count` — TFLM's `reference_integer_ops::Mean` (`M` from `s_in / s_out`):
+///   `acc = MBQM(acc, M, shift)`, `acc = (acc ± n/2) / n` (half away from zero, `+` when
+///   `acc > 0`), `out = saturate_i8(acc + output_zp)`.
+/// * otherwise — the TFLite interpreter's `reference_ops::QuantizedMeanOrSum` (TF 2.15,
+///   `M`/`shift` from [`mean_params_folded`], 1/n already in the multiplier):
+///   `out = saturate_i8(MBQM(acc, M, shift) + output_zp)`.
+///
+/// The two round differently (the folded multiplier is truncated, and one rounding replaces
+/// two), so each matches its own runtime only.
 ///
 /// The division step is done in `i64`, so it cannot overflow (TFLM's `acc ± n/2` can, near
-/// `i32::MAX`; identical otherwise). `n == 0` (an empty plane; the validator rejects it) writes
+/// `i32::MAX`; identical otherwise); `+ output_zp` saturates (TFLite's can overflow, identical
+/// otherwise). `n == 0` (an empty plane; the validator rejects it) writes
 /// `saturate_i8(output_zp)`.
-///
-/// Caution, other runtime: the TFLite *interpreter* (not TFLM) evaluates int8 MEAN with a
-/// different formula (`reference_ops::Mean` with a float-derived bias and the 1/n folded into
-/// the multiplier); this kernel matches TFLM only.
 pub fn mean_hw_i8(
     batch: usize,
     h: usize,
@@ -518,13 +564,15 @@ pub fn mean_hw_i8(
             let scaled = i64::from(multiply_by_quantized_multiplier(acc, p.multiplier, p.shift, p.rounding));
             let mean = if n == 0 {
                 0
+            } else if !p.divide_by_count {
+                scaled
             } else if scaled > 0 {
                 (scaled + n / 2) / n
             } else {
                 (scaled - n / 2) / n
             };
-            // |mean| <= |scaled| < 2^31: fits in i32.
-            output[b * c + ch] = saturate_i8((mean as i32).saturating_add(p.output_zp));
+            // |mean| <= |scaled| <= 2^31: the i64 sum cannot overflow.
+            output[b * c + ch] = (mean + i64::from(p.output_zp)).clamp(-128, 127) as i8;
         }
     }
 }

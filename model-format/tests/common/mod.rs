@@ -430,7 +430,7 @@ pub fn concat_model() -> Net {
         OpCode::Mean,
         &[c],
         &[mn],
-        &MeanParams { rounding: ROUNDING_DOUBLE, multiplier: HALF, shift: 1, reserved: 0 },
+        &MeanParams { rounding: ROUNDING_DOUBLE, multiplier: HALF, shift: 1, mode: MEAN_DIVIDE },
     );
     n.output(y);
     n.output(mn);

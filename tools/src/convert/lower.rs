@@ -46,7 +46,7 @@ impl STensor<'_> {
     }
 }
 
-/// Largest constant the converter materializes itself (broadcast operands, MEAN's filter): the
+/// Largest constant the converter materializes itself (broadcast operands): the
 /// blob format stores sizes in 32 bits anyway; this keeps a hostile shape from allocating.
 const MAX_MATERIALIZED: usize = 1 << 28;
 
@@ -1346,9 +1346,9 @@ fn pool(cx: &mut Ctx, op: &SOp) -> Result<()> {
 /// int8 follows the TFLite interpreter (`reduce.cc` → `reference_ops::QuantizedMeanOrSum`),
 /// which folds 1/n into the multiplier: `M, s` from `double(s_in)/double(s_out)`, then
 /// `k = min(floor(log2 n), 32, 31 + s)`, `M' = (M << k) / n` (truncating), `s' = s − k`, and
-/// `y = clamp(MBQM(Σ(x − zp_in), M', s') + zp_out)`. That is exactly an all-ones depthwise
-/// convolution over the whole plane with per-channel multiplier `M'`/shift `s'`, which is how it
-/// is lowered (Doppler's Mean op implements TFLM's formula, which rounds differently).
+/// `y = clamp(MBQM(Σ(x − zp_in), M', s') + zp_out)` (`kint8::mean_params_folded`). That is
+/// Doppler's Mean op in mode `MEAN_FOLDED` (mode `MEAN_DIVIDE` is TFLM's formula, which rounds
+/// differently).
 fn mean(cx: &mut Ctx, op: &SOp) -> Result<()> {
     cx.need_inputs(op, 2, 2)?;
     let keep = op.raw.builtin_options_as_reducer_options().map(|o| o.keep_dims()).unwrap_or(false);
@@ -1385,49 +1385,30 @@ fn mean(cx: &mut Ctx, op: &SOp) -> Result<()> {
                 x.quant.unwrap_or(Quant::new(1.0, 0)),
                 y_quant.filter(|_| y_dtype == DType::I8).ok_or_else(|| e(op).unsupported("mixed types"))?,
             );
-            let (m, s) = quantize_multiplier(f64::from(xq.scale) / f64::from(yq.scale));
-            let plane = checked_elements(&[h, w, c]).filter(|&v| v <= MAX_MATERIALIZED && v > 0);
-            let plane = plane.ok_or_else(|| e(op).unsupported(format!("mean over a {h}x{w}x{c} plane")))?;
-            let count = (h * w) as i64;
-            let k = (63 - (count as u64).leading_zeros() as i32).min(32).min(31 + s);
-            let m2 = ((i64::from(m) << k) / count) as i32;
-            let s2 = s - k;
-            if m2 < 0 || !(SHIFT_MIN..=SHIFT_MAX).contains(&s2) {
+            if checked_elements(&[h, w, c]).filter(|&v| v > 0).is_none() {
+                return Err(e(op).unsupported(format!("mean over a {h}x{w}x{c} plane")));
+            }
+            let count = h * w;
+            let mp = kint8::mean_params_folded(
+                f64::from(xq.scale),
+                xq.zero_point,
+                f64::from(yq.scale),
+                yq.zero_point,
+                count as u64,
+                Rounding::Double,
+            );
+            if mp.multiplier < 0 || !(SHIFT_MIN..=SHIFT_MAX).contains(&mp.shift) {
                 return Err(e(op).unsupported("mean requantization outside the format's range"));
             }
-            let filter = cx.b.constant_i8(&[1, h, w, c], Quant::new(1.0, 0), &vec![1i8; plane]);
-            let bias = cx.b.constant_i32(&[c], &vec![0; c]);
-            let mt = cx.b.constant_i32(&[c], &vec![m2; c]);
-            let st = cx.b.constant_i32(&[c], &vec![s2; c]);
-            let p = WindowParams {
-                filter_h: h as u32,
-                filter_w: w as u32,
-                stride_h: 1,
-                stride_w: 1,
-                dilation_h: 1,
-                dilation_w: 1,
-                depth_multiplier: 1,
+            let y = cx.output(op, 0, DType::I8, &y_dims, Some(yq))?;
+            let p = MeanParams {
                 rounding: ROUNDING_DOUBLE,
-                act_min: -128,
-                act_max: 127,
-                act_min_f: f32::NEG_INFINITY,
-                act_max_f: f32::INFINITY,
-                ..Default::default()
+                multiplier: mp.multiplier,
+                shift: mp.shift,
+                mode: MEAN_FOLDED,
             };
-            let plane_out = if keep {
-                cx.output(op, 0, DType::I8, &y_dims, Some(yq))?
-            } else {
-                let id = cx.b.activation(DType::I8, &[n, 1, 1, c], Some(yq));
-                Val { id, dtype: DType::I8, dims: vec![n, 1, 1, c], quant: Some(yq) }
-            };
-            cx.emit(OpCode::DepthwiseConv2d, &[x.id, filter, bias, mt, st], &[plane_out.id], &p);
-            if !keep {
-                let y = cx.output(op, 0, DType::I8, &y_dims, Some(yq))?;
-                cx.emit(OpCode::Reshape, &[plane_out.id], &[y.id], &NoParams {});
-            }
-            cx.note = Some(
-                "TFLite interpreter MEAN: all-ones depthwise conv, 1/n folded into the multiplier".into(),
-            );
+            cx.emit(OpCode::Mean, &[x.id], &[y.id], &p);
+            cx.note = Some("TFLite interpreter MEAN: 1/n folded into the multiplier".into());
         }
         other => return Err(e(op).unsupported(format!("mean of {other:?}"))),
     }
