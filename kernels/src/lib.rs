@@ -25,3 +25,5 @@ pub mod reference;
 pub mod arm32;
 #[cfg(all(target_arch = "aarch64", not(feature = "force-reference")))]
 pub mod arm64;
+#[cfg(all(any(doppler_neon32, target_arch = "aarch64"), not(feature = "force-reference")))]
+mod neon_common;

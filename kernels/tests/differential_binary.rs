@@ -17,26 +17,15 @@ use doppler_kernels::reference::binary::{words, BConvEpilogue, PadValue};
 use doppler_kernels::reference::Window2d;
 use proptest::prelude::*;
 
-struct Rng(u64);
+mod common;
+use common::binary::{arb_pool_geometry, geometry, Rng};
 
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        // SplitMix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
-    fn words(&mut self, n: usize) -> Vec<u32> {
-        (0..n).map(|_| self.next_u64() as u32).collect()
-    }
+/// This file's activation values (the shared `Rng` has the rest).
+trait Values {
+    fn value(&mut self) -> f32;
+}
+
+impl Values for Rng {
     /// A float activation including the values `x < 0` must get right.
     fn value(&mut self) -> f32 {
         match self.below(20) {
@@ -53,49 +42,6 @@ impl Rng {
             10 => -f32::from_bits(1),         // smallest negative subnormal
             _ => self.unit() as f32,
         }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn geometry(
-    batch: usize,
-    in_h: usize,
-    in_w: usize,
-    in_c: usize,
-    out_c: usize,
-    k: (usize, usize),
-    stride: (usize, usize),
-    dil: (usize, usize),
-    same: bool,
-) -> Window2d {
-    let eff_h = (k.0 - 1) * dil.0 + 1;
-    let eff_w = (k.1 - 1) * dil.1 + 1;
-    let same = same || in_h < eff_h || in_w < eff_w;
-    let (out_h, out_w, pad_top, pad_left) = if same {
-        let out_h = in_h.div_ceil(stride.0);
-        let out_w = in_w.div_ceil(stride.1);
-        let pad_h = ((out_h - 1) * stride.0 + eff_h).saturating_sub(in_h);
-        let pad_w = ((out_w - 1) * stride.1 + eff_w).saturating_sub(in_w);
-        (out_h, out_w, pad_h / 2, pad_w / 2)
-    } else {
-        ((in_h - eff_h) / stride.0 + 1, (in_w - eff_w) / stride.1 + 1, 0, 0)
-    };
-    Window2d {
-        batch,
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h: k.0,
-        k_w: k.1,
-        stride_h: stride.0,
-        stride_w: stride.1,
-        dil_h: dil.0,
-        dil_w: dil.1,
-        pad_top,
-        pad_left,
     }
 }
 
@@ -211,23 +157,9 @@ fn check_max_pool(g: Window2d, seed: u64) {
 const IN_C: [usize; 10] = [1, 2, 31, 32, 33, 64, 65, 100, 128, 257];
 const OUT_C: [usize; 10] = [1, 2, 3, 7, 31, 32, 33, 40, 65, 100];
 
-prop_compose! {
-    fn arb_geometry()(
-        batch in 1usize..=2,
-        in_h in 1usize..=7,
-        in_w in 1usize..=7,
-        in_c in prop::sample::select(&IN_C[..]),
-        out_c in prop::sample::select(&OUT_C[..]),
-        k_h in 1usize..=4,
-        k_w in 1usize..=4,
-        s_h in 1usize..=3,
-        s_w in 1usize..=3,
-        d_h in 1usize..=2,
-        d_w in 1usize..=2,
-        same in any::<bool>(),
-    ) -> Window2d {
-        geometry(batch, in_h, in_w, in_c, out_c, (k_h, k_w), (s_h, s_w), (d_h, d_w), same)
-    }
+/// Random geometries over this file's channel counts.
+fn arb_geometry() -> impl Strategy<Value = Window2d> {
+    common::binary::arb_geometry(&IN_C, &OUT_C, 7)
 }
 
 proptest! {
@@ -240,19 +172,8 @@ proptest! {
     }
 
     #[test]
-    fn max_pool_bits_matches_reference(
-        batch in 1usize..=2,
-        in_h in 1usize..=7,
-        in_w in 1usize..=7,
-        c in prop::sample::select(&IN_C[..]),
-        k_h in 1usize..=4,
-        k_w in 1usize..=4,
-        s_h in 1usize..=4,
-        s_w in 1usize..=4,
-        same in any::<bool>(),
-        seed in any::<u64>(),
-    ) {
-        check_max_pool(geometry(batch, in_h, in_w, c, c, (k_h, k_w), (s_h, s_w), (1, 1), same), seed);
+    fn max_pool_bits_matches_reference(g in arb_pool_geometry(&IN_C[..]), seed in any::<u64>()) {
+        check_max_pool(g, seed);
     }
 
     #[test]

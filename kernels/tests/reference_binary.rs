@@ -10,26 +10,18 @@ use doppler_kernels::reference::Window2d;
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
-// Small deterministic PRNG so that proptest only has to shrink a seed and the shape.
+// Small deterministic PRNG so that proptest only has to shrink a seed and the shape, and the
+// TFLite-style geometry (shared with `differential_binary`).
 
-struct Rng(u64);
+mod common;
+use common::binary::{arb_pool_geometry, geometry, Rng};
 
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        // SplitMix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
+/// This file's activation/weight values (the shared `Rng` has the rest).
+trait Values {
+    fn value(&mut self) -> f32;
+}
+
+impl Values for Rng {
     /// An activation/weight value: mostly random, with the special cases mixed in.
     fn value(&mut self) -> f32 {
         match self.below(16) {
@@ -52,50 +44,7 @@ fn sign(x: f32) -> i64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Geometry, TFLite style.
-
-#[allow(clippy::too_many_arguments)]
-fn geometry(
-    batch: usize,
-    in_h: usize,
-    in_w: usize,
-    in_c: usize,
-    out_c: usize,
-    k: (usize, usize),
-    stride: (usize, usize),
-    dil: (usize, usize),
-    same: bool,
-) -> Window2d {
-    let eff_h = (k.0 - 1) * dil.0 + 1;
-    let eff_w = (k.1 - 1) * dil.1 + 1;
-    let same = same || in_h < eff_h || in_w < eff_w; // VALID impossible: fall back to SAME
-    let (out_h, out_w, pad_top, pad_left) = if same {
-        let out_h = in_h.div_ceil(stride.0);
-        let out_w = in_w.div_ceil(stride.1);
-        let pad_h = ((out_h - 1) * stride.0 + eff_h).saturating_sub(in_h);
-        let pad_w = ((out_w - 1) * stride.1 + eff_w).saturating_sub(in_w);
-        (out_h, out_w, pad_h / 2, pad_w / 2)
-    } else {
-        ((in_h - eff_h) / stride.0 + 1, (in_w - eff_w) / stride.1 + 1, 0, 0)
-    };
-    Window2d {
-        batch,
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h: k.0,
-        k_w: k.1,
-        stride_h: stride.0,
-        stride_w: stride.1,
-        dil_h: dil.0,
-        dil_w: dil.1,
-        pad_top,
-        pad_left,
-    }
-}
+// Geometry.
 
 /// Input coordinate with signed arithmetic, independent of `Window2d::in_coord`.
 fn coord(o: usize, k: usize, stride: usize, dil: usize, pad: usize, size: usize) -> Option<usize> {
@@ -395,23 +344,9 @@ fn check_all_pads(g: Window2d, seed: u64) {
 const IN_C: [usize; 8] = [1, 2, 3, 31, 32, 33, 65, 100];
 const OUT_C: [usize; 8] = [1, 3, 8, 31, 32, 33, 40, 65];
 
-prop_compose! {
-    fn arb_geometry()(
-        batch in 1usize..=2,
-        in_h in 1usize..=6,
-        in_w in 1usize..=6,
-        in_c in prop::sample::select(&IN_C[..]),
-        out_c in prop::sample::select(&OUT_C[..]),
-        k_h in 1usize..=4,
-        k_w in 1usize..=4,
-        s_h in 1usize..=3,
-        s_w in 1usize..=3,
-        d_h in 1usize..=2,
-        d_w in 1usize..=2,
-        same in any::<bool>(),
-    ) -> Window2d {
-        geometry(batch, in_h, in_w, in_c, out_c, (k_h, k_w), (s_h, s_w), (d_h, d_w), same)
-    }
+/// Random geometries over this file's channel counts.
+fn arb_geometry() -> impl Strategy<Value = Window2d> {
+    common::binary::arb_geometry(&IN_C, &OUT_C, 6)
 }
 
 proptest! {
@@ -423,19 +358,7 @@ proptest! {
     }
 
     #[test]
-    fn max_pool_matches_oracle(
-        batch in 1usize..=2,
-        in_h in 1usize..=7,
-        in_w in 1usize..=7,
-        c in prop::sample::select(&IN_C[..]),
-        k_h in 1usize..=4,
-        k_w in 1usize..=4,
-        s_h in 1usize..=4,
-        s_w in 1usize..=4,
-        same in any::<bool>(),
-        seed in any::<u64>(),
-    ) {
-        let g = geometry(batch, in_h, in_w, c, c, (k_h, k_w), (s_h, s_w), (1, 1), same);
+    fn max_pool_matches_oracle(g in arb_pool_geometry(&IN_C[..]), seed in any::<u64>()) {
         check_max_pool(g, seed);
     }
 

@@ -84,7 +84,12 @@
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of, MaybeUninit};
 
-use crate::reference::binary::{self as rb, words, BConvEpilogue, PadValue};
+use crate::neon_common::binary::{
+    self as common, as_bytes_mut_f32, as_bytes_mut_i8, as_bytes_mut_u32, block_params, epilogue_bounds,
+    low_bits, scalar_epilogue, Align16, ConvPlan, FilterBlock, Output, PixelCursor, PixelTaps, KQ_MAX,
+    OC_BLOCK, RUN,
+};
+use crate::reference::binary::{self as rb, BConvEpilogue, PadValue};
 use crate::reference::Window2d;
 
 // ---------------------------------------------------------------------------------------------
@@ -151,22 +156,13 @@ macro_rules! asm_fn_end {
 const TILE_ROWS: usize = 4;
 /// Output channels per GEMM tile.
 const TILE_OC: usize = 2;
-/// Output channels per epilogue block (one output word of bits).
-const OC_BLOCK: usize = 32;
-/// Maximum 128-bit chunks per row.
-const KQ_MAX: usize = 128;
-/// Maximum `K` (terms per output), so that `s = S[a] + S[b] <= 2K` fits in u16 below 0xFFFF.
-const K_MAX: usize = 32767;
+// `OC_BLOCK`, `KQ_MAX` and `K_MAX` are shared with arm64 (`neon_common::binary`).
 /// Bytes of the im2col buffer (a group is as many 4-row tiles as fit).
 const A_BYTES: usize = 16384;
 /// Maximum tiles per group.
 const MAX_TILES: usize = 16;
 const MAX_ROWS: usize = MAX_TILES * TILE_ROWS;
 const _: () = assert!(OC_BLOCK % TILE_OC == 0);
-
-/// 16-byte aligned storage (NEON loads/stores with `:128` alignment hints).
-#[repr(C, align(16))]
-struct Align16<T>(T);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM: neon32_bgemm_b1_4x2
@@ -452,8 +448,12 @@ const _: () = assert!(offset_of!(RowDesc, colmask) == RD_COLMASK);
 const _: () = assert!(offset_of!(RowDesc, fill) == RD_FILL);
 const _: () = assert!(size_of::<RowDesc>() == 16);
 
-/// `RowDesc::colmask` flag: the whole tap row is one contiguous run of words.
-const RUN: u32 = 1 << 31;
+impl RowDesc {
+    /// The row of a pixel's taps, out-of-bounds taps reading `fill`.
+    fn new(t: &PixelTaps, fill: u32) -> Self {
+        RowDesc { base: t.base, rowmask: t.rowmask, colmask: t.colmask, fill }
+    }
+}
 
 /// Arguments of `neon32_bim2col_4`.
 #[repr(C)]
@@ -1320,18 +1320,6 @@ extern "C" {
 
 // Rust names for the kernels (the documentation above links to these).
 
-/// The filter rows of one GEMM call (one output-channel block) and how to repack them.
-struct FilterBlock<'a> {
-    /// `n_oc` rows of `row_words` words each, back to back.
-    rows: &'a [u32],
-    row_words: usize,
-    n_oc: usize,
-    /// Full 4-word chunks to repack from each row, then `tail` (0..=3) more words.
-    chunks: usize,
-    tail: usize,
-    mask: Option<&'a [u32]>,
-}
-
 /// Safe wrapper of the filter repack + 4×2 binary GEMM of one output-channel block. `a` holds
 /// `tiles` pixel tiles built by `neon32_bim2col_4`; `f` is scratch for one filter tile.
 fn neon32_bgemm_b1_4x2(
@@ -1456,11 +1444,6 @@ fn neon32_bim2col_4(
     unsafe { doppler_neon32_bim2col_4(&args) }
 }
 
-/// `(1 << n) - 1` for `n <= 32`.
-fn low_bits(n: usize) -> u32 {
-    ((1u64 << n) - 1) as u32
-}
-
 /// Per-pixel count-row pairs `rowA | rowB << 16`, every index checked `< MAX_ROWS` once at
 /// construction (the epilogue wrappers rely on it for every block).
 struct RowPairs<'a>(&'a [u32]);
@@ -1541,13 +1524,6 @@ fn neon32_bepi(
 // ---------------------------------------------------------------------------------------------
 // The convolution driver.
 
-/// What the conv writes.
-enum Output<'o, 'e> {
-    Bits(&'o [i32], &'o mut [u32]),
-    F32(&'o BConvEpilogue<'e>, &'o mut [f32]),
-    I8(&'o BConvEpilogue<'e>, &'o mut [i8]),
-}
-
 /// Whether the NEON float epilogue (flush-to-zero, default NaN) equals IEEE `x * m + b` for
 /// every integer `0 <= x <= 65535`: `m` zero, normal or infinite; `b` zero, infinite or
 /// `|b| >= 2^-100` (no NaN anywhere). Then `x·m` is zero, normal or infinite, and a sum of two
@@ -1561,127 +1537,12 @@ fn f32_epilogue_is_exact(m: &[f32], b: &[f32]) -> bool {
     m_ok && b_ok
 }
 
-/// The clamp of the float/int8 epilogue as `x = max(min(s, hi), lo)` on `0 <= s <= 2K`, or
-/// `None` if `x` is a constant outside `[0, 0xFFFF]` (then the scalar epilogue runs).
-fn epilogue_bounds(k_full: usize, clamp_min: i32, clamp_max: i32) -> Option<(u16, u16)> {
-    let k = k_full as i64;
-    let upper = k - i64::from(clamp_min); // x = max(min(s, K − lo), K − hi)
-    let lower = k - i64::from(clamp_max);
-    let constant = if lower >= upper {
-        Some(lower)
-    } else if upper <= 0 {
-        Some(upper)
-    } else if lower >= 2 * k {
-        Some(lower)
-    } else {
-        None
-    };
-    match constant {
-        Some(c) => u16::try_from(c).ok().map(|c| (c, c)),
-        None => Some((lower.max(0) as u16, upper.min(2 * k) as u16)),
-    }
-}
-
-/// Checks slice lengths against the geometry (the engine validates them at load time).
-fn check_conv(g: &Window2d, input: &[u32], filter: &[u32]) {
-    let wpp = words(g.in_c);
-    assert!(input.len() >= g.batch * g.in_h * g.in_w * wpp, "bconv2d: input too short");
-    assert!(filter.len() >= g.out_c * g.k_h * g.k_w * wpp, "bconv2d: filter too short");
-}
-
-/// Whether the NEON conv pipeline handles this geometry (else the reference kernel runs).
-fn conv_fast_path(g: &Window2d) -> bool {
-    let taps = g.k_h * g.k_w;
-    let tap_bytes = words(g.in_c) * 4;
-    // The byte steps between tap rows / columns travel in u32 argument fields.
-    let fits = |v: Option<usize>| v.is_some_and(|v| v <= u32::MAX as usize);
-    g.in_c >= 1
-        && g.out_c >= 1
-        && (1..=32).contains(&g.k_h)
-        && (1..=31).contains(&g.k_w)
-        && taps.checked_mul(g.in_c).is_some_and(|k| k <= K_MAX)
-        && (taps * words(g.in_c)).div_ceil(4) <= KQ_MAX
-        && fits(g.dil_h.checked_mul(g.in_w).and_then(|v| v.checked_mul(tap_bytes)))
-        && fits(g.dil_w.checked_mul(tap_bytes))
-}
-
-/// Walks the output pixels in flat order (batch × out_h × out_w) and yields their row
-/// descriptors, without divisions (Cortex-A9 has no integer divide instruction).
-struct PixelCursor<'g> {
-    g: &'g Window2d,
-    input_addr: usize,
-    b: usize,
-    oy: usize,
-    ox: usize,
-    /// Tap rows in bounds for (b, oy), and the input row of tap row 0.
-    rowmask: u32,
-    iy0: isize,
-}
-
-impl<'g> PixelCursor<'g> {
-    fn new(g: &'g Window2d, input_addr: usize) -> Self {
-        let mut c = PixelCursor { g, input_addr, b: 0, oy: 0, ox: 0, rowmask: 0, iy0: 0 };
-        c.start_row();
-        c
-    }
-
-    fn start_row(&mut self) {
-        let g = self.g;
-        self.iy0 = (self.oy * g.stride_h) as isize - g.pad_top as isize;
-        self.rowmask = 0;
-        for ky in 0..g.k_h {
-            let y = self.iy0 + (ky * g.dil_h) as isize;
-            if y >= 0 && (y as usize) < g.in_h {
-                self.rowmask |= 1 << ky;
-            }
-        }
-    }
-
-    /// The current pixel's descriptor and whether it has out-of-bounds taps.
-    fn desc(&self) -> (RowDesc, bool) {
-        let g = self.g;
-        let ix0 = (self.ox * g.stride_w) as isize - g.pad_left as isize;
-        let mut colmask = 0u32;
-        for kx in 0..g.k_w {
-            let x = ix0 + (kx * g.dil_w) as isize;
-            if x >= 0 && (x as usize) < g.in_w {
-                colmask |= 1 << kx;
-            }
-        }
-        let pixel = ((self.b * g.in_h) as isize + self.iy0) * g.in_w as isize + ix0;
-        let base = self.input_addr.wrapping_add((pixel * (words(g.in_c) * 4) as isize) as usize);
-        let oob = self.rowmask != low_bits(g.k_h) || colmask != low_bits(g.k_w);
-        if colmask == low_bits(g.k_w) && g.dil_w == 1 {
-            colmask |= RUN;
-        }
-        (RowDesc { base, rowmask: self.rowmask, colmask, fill: 0 }, oob)
-    }
-
-    fn advance(&mut self) {
-        self.ox += 1;
-        if self.ox == self.g.out_w {
-            self.ox = 0;
-            self.oy += 1;
-            if self.oy == self.g.out_h {
-                self.oy = 0;
-                self.b += 1;
-            }
-            self.start_row();
-        }
-    }
-}
-
 fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut out: Output) {
-    let wpp = words(g.in_c);
-    let taps = g.k_h * g.k_w;
-    let kw_words = taps * wpp;
-    let kq = kw_words.div_ceil(4);
-    let k_full = taps * g.in_c;
-    let n_pix_total = g.batch * g.out_h * g.out_w;
+    let plan = ConvPlan::new(g);
+    let (wpp, kq, k_full, n_pix_total, wpo) = (plan.wpp, plan.kq, plan.k_full, plan.n_pix, plan.wpo);
     if n_pix_total == 0 || g.out_c == 0 {
         return;
     }
-    let wpo = words(g.out_c);
 
     // Epilogue set-up that does not depend on the block.
     let (f32_neon, lohi) = match &out {
@@ -1711,14 +1572,7 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
     let mut descs = [RowDesc::default(); MAX_ROWS];
     let mut pix_rows = [0u32; MAX_ROWS];
 
-    let masked = g.in_c % 32 != 0;
-    if masked {
-        for k in 0..kw_words {
-            mask.0[k] = rb::word_mask(g.in_c, k % wpp);
-        }
-    }
-    let mask_row: Option<&[u32]> = if masked { Some(&mask.0[..kq * 4]) } else { None };
-    let full_chunks = kw_words / 4;
+    let mask_row = plan.mask_row(g, &mut mask.0);
     let geo = Im2colGeom {
         kq,
         k_h: g.k_h,
@@ -1738,23 +1592,8 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
     let mut pix0 = 0;
     while pix0 < n_pix_total {
         // --- Rows of this group.
-        let (mut n_rows, mut n_pix) = (0usize, 0usize);
-        while pix0 + n_pix < n_pix_total {
-            let (d, oob) = cursor.desc();
-            let twin = oob && pad == PadValue::Zero;
-            let need = 1 + twin as usize;
-            if n_rows + need > rows_cap {
-                break;
-            }
-            descs[n_rows] = d;
-            if twin {
-                descs[n_rows + 1] = RowDesc { fill: u32::MAX, ..d };
-            }
-            pix_rows[n_pix] = (n_rows | (n_rows + need - 1) << 16) as u32;
-            n_rows += need;
-            n_pix += 1;
-            cursor.advance();
-        }
+        let (n_rows, n_pix) =
+            cursor.gather(pad, n_pix_total - pix0, rows_cap, &mut descs, &mut pix_rows, RowDesc::new);
         let tiles = n_rows.div_ceil(TILE_ROWS);
         for d in &mut descs[n_rows..tiles * TILE_ROWS] {
             *d = RowDesc { base: input_addr, rowmask: 0, colmask: 0, fill: 0 };
@@ -1774,14 +1613,7 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
         // --- Output channel blocks.
         for ob in (0..g.out_c).step_by(OC_BLOCK) {
             let nb = OC_BLOCK.min(g.out_c - ob);
-            let fb = FilterBlock {
-                rows: &filter[ob * kw_words..(ob + nb) * kw_words],
-                row_words: kw_words,
-                n_oc: nb,
-                chunks: full_chunks,
-                tail: kw_words % 4,
-                mask: mask_row,
-            };
+            let fb = FilterBlock::new(&plan, filter, ob, nb, mask_row);
             neon32_bgemm_b1_4x2(&a[..tiles * kq * 16], &mut f[..kq * 8], &fb, &mut s, kq, tiles);
 
             // --- Epilogue of this block for the group's pixels.
@@ -1833,52 +1665,6 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
     }
 }
 
-/// The multipliers and biases of block `[ob, ob + nb)`, readable for `ceil8(nb)` entries:
-/// straight from the epilogue when it is long enough, else zero-padded copies.
-fn block_params<'a>(
-    e: &'a BConvEpilogue,
-    ob: usize,
-    nb: usize,
-    pad_m: &'a mut [f32; OC_BLOCK],
-    pad_b: &'a mut [f32; OC_BLOCK],
-) -> (&'a [f32], &'a [f32]) {
-    let end = ob + nb.div_ceil(8) * 8;
-    if e.multiplier.len() >= end && e.bias.len() >= end {
-        return (&e.multiplier[ob..end], &e.bias[ob..end]);
-    }
-    pad_m.fill(0.0);
-    pad_b.fill(0.0);
-    pad_m[..nb].copy_from_slice(&e.multiplier[ob..ob + nb]);
-    pad_b[..nb].copy_from_slice(&e.bias[ob..ob + nb]);
-    (&pad_m[..], &pad_b[..])
-}
-
-/// Scalar epilogue on the counts (used where the NEON float arithmetic would not be exact).
-fn scalar_epilogue(s: &[u16], rows: &[u32], k_full: usize, nb: usize, mut f: impl FnMut(usize, usize, i32)) {
-    for (p, &r) in rows.iter().enumerate() {
-        let (a, b) = ((r & 0xFFFF) as usize, (r >> 16) as usize);
-        for i in 0..nb {
-            let sum = i32::from(s[a * OC_BLOCK + i]) + i32::from(s[b * OC_BLOCK + i]);
-            f(p, i, k_full as i32 - sum);
-        }
-    }
-}
-
-fn as_bytes_mut_u32(v: &mut [u32]) -> &mut [u8] {
-    // SAFETY: u8 has no alignment or validity requirements; same memory, 4× the length.
-    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 4) }
-}
-
-fn as_bytes_mut_f32(v: &mut [f32]) -> &mut [u8] {
-    // SAFETY: as above; every byte pattern written by the asm is a valid f32.
-    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 4) }
-}
-
-fn as_bytes_mut_i8(v: &mut [i8]) -> &mut [u8] {
-    // SAFETY: i8 and u8 have the same layout and no invalid values.
-    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len()) }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Public kernels (same signatures and results as `reference::binary`).
 
@@ -1891,13 +1677,7 @@ pub fn bconv2d_bits(
     filter: &[u32],
     output: &mut [u32],
 ) {
-    check_conv(g, input, filter);
-    assert!(thresholds.len() >= g.out_c, "bconv2d_bits: thresholds too short");
-    assert!(output.len() >= g.batch * g.out_h * g.out_w * words(g.out_c), "bconv2d_bits: output too short");
-    if !conv_fast_path(g) {
-        return rb::bconv2d_bits(g, pad, thresholds, input, filter, output);
-    }
-    bconv_driver(g, pad, input, filter, Output::Bits(thresholds, output));
+    common::bconv(g, pad, input, filter, Output::Bits(thresholds, output), bconv_driver);
 }
 
 /// NEON [`crate::reference::binary::bconv2d_f32`].
@@ -1909,13 +1689,7 @@ pub fn bconv2d_f32(
     filter: &[u32],
     output: &mut [f32],
 ) {
-    check_conv(g, input, filter);
-    assert!(e.multiplier.len() >= g.out_c && e.bias.len() >= g.out_c, "bconv2d_f32: epilogue too short");
-    assert!(output.len() >= g.out_len(), "bconv2d_f32: output too short");
-    if !conv_fast_path(g) {
-        return rb::bconv2d_f32(g, pad, e, input, filter, output);
-    }
-    bconv_driver(g, pad, input, filter, Output::F32(e, output));
+    common::bconv(g, pad, input, filter, Output::F32(e, output), bconv_driver);
 }
 
 /// NEON [`crate::reference::binary::bconv2d_i8`].
@@ -1927,19 +1701,12 @@ pub fn bconv2d_i8(
     filter: &[u32],
     output: &mut [i8],
 ) {
-    check_conv(g, input, filter);
-    assert!(e.multiplier.len() >= g.out_c && e.bias.len() >= g.out_c, "bconv2d_i8: epilogue too short");
-    assert!(output.len() >= g.out_len(), "bconv2d_i8: output too short");
-    if !conv_fast_path(g) {
-        return rb::bconv2d_i8(g, pad, e, input, filter, output);
-    }
-    bconv_driver(g, pad, input, filter, Output::I8(e, output));
+    common::bconv(g, pad, input, filter, Output::I8(e, output), bconv_driver);
 }
 
 /// NEON [`crate::reference::binary::pack_f32`]: 32 floats per 36 instructions.
 pub fn pack_f32(pixels: usize, channels: usize, input: &[f32], output: &mut [u32]) {
-    let wpp = words(channels);
-    assert!(input.len() >= pixels * channels && output.len() >= pixels * wpp, "pack_f32: slice too short");
+    let wpp = common::check_pack("pack_f32", pixels, channels, input, output);
     let full = channels / 32;
     let pack_full = |src: &[f32], dst: &mut [u32], n: usize| {
         assert!(src.len() >= 32 * n && dst.len() >= n);
@@ -1965,18 +1732,13 @@ pub fn pack_f32(pixels: usize, channels: usize, input: &[f32], output: &mut [u32
         if full > 0 {
             pack_full(src, dst, full);
         }
-        let mut w = 0u32;
-        for (bit, &x) in src[full * 32..].iter().enumerate() {
-            w |= u32::from(x < 0.0) << bit;
-        }
-        dst[full] = w;
+        dst[full] = common::pack_tail_f32(&src[full * 32..]);
     }
 }
 
 /// NEON [`crate::reference::binary::pack_i8`]: 32 values per 12 instructions.
 pub fn pack_i8(pixels: usize, channels: usize, zero_point: i32, input: &[i8], output: &mut [u32]) {
-    let wpp = words(channels);
-    assert!(input.len() >= pixels * channels && output.len() >= pixels * wpp, "pack_i8: slice too short");
+    let wpp = common::check_pack("pack_i8", pixels, channels, input, output);
     if zero_point <= -128 {
         // Nothing is below the zero point.
         output[..pixels * wpp].fill(0);
@@ -2009,21 +1771,14 @@ pub fn pack_i8(pixels: usize, channels: usize, zero_point: i32, input: &[i8], ou
         if full > 0 {
             pack_full(src, dst, full);
         }
-        let mut w = 0u32;
-        for (bit, &q) in src[full * 32..].iter().enumerate() {
-            w |= u32::from(i32::from(q) < zero_point) << bit;
-        }
-        dst[full] = w;
+        dst[full] = common::pack_tail_i8(&src[full * 32..], zero_point);
     }
 }
 
 /// NEON [`crate::reference::binary::max_pool_bits`] (dilation 1; other dilations run the
 /// reference).
 pub fn max_pool_bits(g: &Window2d, input: &[u32], output: &mut [u32]) {
-    assert_eq!(g.in_c, g.out_c, "max_pool_bits: in_c != out_c");
-    let wpp = words(g.in_c);
-    assert!(input.len() >= g.batch * g.in_h * g.in_w * wpp, "max_pool_bits: input too short");
-    assert!(output.len() >= g.batch * g.out_h * g.out_w * wpp, "max_pool_bits: output too short");
+    let wpp = common::check_max_pool(g, input, output);
     if wpp == 0 {
         return;
     }

@@ -51,6 +51,11 @@ use core::arch::aarch64::*;
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of, MaybeUninit};
 
+use crate::neon_common::binary::{
+    self as common, as_bytes_mut_f32, as_bytes_mut_i8, as_bytes_mut_u32, block_params, epilogue_bounds,
+    low_bits, scalar_epilogue, Align16, ConvPlan, FilterBlock, Output, PixelCursor, PixelTaps, KQ_MAX,
+    OC_BLOCK, RUN,
+};
 use crate::reference::binary::{self as rb, words, BConvEpilogue, PadValue};
 use crate::reference::Window2d;
 
@@ -113,12 +118,7 @@ const TILE_ROWS: usize = 8;
 const HALF_ROWS: usize = 4;
 /// Output channels per GEMM tile.
 const TILE_OC: usize = 8;
-/// Output channels per epilogue block (one output word of bits).
-const OC_BLOCK: usize = 32;
-/// Maximum 128-bit chunks per row.
-const KQ_MAX: usize = 128;
-/// Maximum `K` (terms per output), so that `s = S[a] + S[b] <= 2K` fits in u16 below 0xFFFF.
-const K_MAX: usize = 32767;
+// `OC_BLOCK`, `KQ_MAX` and `K_MAX` are shared with arm32 (`neon_common::binary`).
 /// Bytes of the im2col buffer (a group is as many tiles as fit).
 const A_BYTES: usize = 32768;
 /// Maximum rows per group.
@@ -128,10 +128,6 @@ const _: () = assert!(OC_BLOCK % TILE_OC == 0 && MAX_ROWS % TILE_ROWS == 0);
 // The helpers below call NEON intrinsics inside `#[target_feature(enable = "neon")]`
 // functions, entered from safe code; that is sound because the target guarantees NEON.
 const _: () = assert!(cfg!(target_feature = "neon"), "the arm64 kernels need a target with NEON");
-
-/// 16-byte aligned storage.
-#[repr(C, align(16))]
-struct Align16<T>(T);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM: neon64_bgemm_b1_8x8
@@ -564,18 +560,6 @@ extern "C" {
 /// The count matrix of a group: `MAX_ROWS` rows of `OC_BLOCK` u16.
 type Counts = Align16<[u16; MAX_ROWS * OC_BLOCK]>;
 
-/// The filter rows of one GEMM call (one output-channel block) and how to repack them.
-struct FilterBlock<'a> {
-    /// `n_oc` rows of `row_words` words each, back to back.
-    rows: &'a [u32],
-    row_words: usize,
-    n_oc: usize,
-    /// Full 4-word chunks to repack from each row, then `tail` (0..=3) more words.
-    chunks: usize,
-    tail: usize,
-    mask: Option<&'a [u32]>,
-}
-
 /// Safe wrapper of the filter repack + 8×8 binary GEMM of one output-channel block. `a` holds
 /// `tiles` 8-row pixel tiles (and one 4-row tile if `half`) built by the im2col; `f` is
 /// scratch for one filter tile.
@@ -651,8 +635,12 @@ const _: () = assert!(offset_of!(RowDesc, colmask) == RD_COLMASK);
 const _: () = assert!(offset_of!(RowDesc, fill) == RD_FILL);
 const _: () = assert!(size_of::<RowDesc>() == 24);
 
-/// `RowDesc::colmask` flag: the whole tap row is one contiguous run of words.
-const RUN: u32 = 1 << 31;
+impl RowDesc {
+    /// The row of a pixel's taps, out-of-bounds taps reading `fill`.
+    fn new(t: &PixelTaps, fill: u32) -> Self {
+        RowDesc { base: t.base, rowmask: t.rowmask, colmask: t.colmask, fill, _pad: 0 }
+    }
+}
 
 /// Arguments of `neon64_bim2col`: builds the `rows` (8 or 4) rows of one pixel tile.
 #[repr(C)]
@@ -1064,15 +1052,6 @@ impl<'a> RowPairs<'a> {
     }
 }
 
-/// The two count rows of a pixel, 32 entries each.
-#[inline]
-fn count_rows(s: &Counts, r: u32) -> (&[u16; OC_BLOCK], &[u16; OC_BLOCK]) {
-    let (a, b) = ((r & 0xFFFF) as usize, (r >> 16) as usize);
-    let ra: &[u16; OC_BLOCK] = s.0[a * OC_BLOCK..(a + 1) * OC_BLOCK].try_into().unwrap();
-    let rb: &[u16; OC_BLOCK] = s.0[b * OC_BLOCK..(b + 1) * OC_BLOCK].try_into().unwrap();
-    (ra, rb)
-}
-
 const BIT_WEIGHTS: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
 
 /// Arguments of the epilogue kernels (one block of up to 32 output channels, `n_pix` pixels).
@@ -1475,196 +1454,12 @@ fn bits_bounds(k_full: usize, thresholds: &[i32], halve: bool, bounds: &mut [u16
 // ---------------------------------------------------------------------------------------------
 // The convolution driver.
 
-/// What the conv writes.
-enum Output<'o, 'e> {
-    Bits(&'o [i32], &'o mut [u32]),
-    F32(&'o BConvEpilogue<'e>, &'o mut [f32]),
-    I8(&'o BConvEpilogue<'e>, &'o mut [i8]),
-}
-
-/// `(1 << n) - 1` for `n <= 32`.
-fn low_bits(n: usize) -> u32 {
-    ((1u64 << n) - 1) as u32
-}
-
-/// The clamp of the float/int8 epilogue as `x = max(min(s, hi), lo)` on `0 <= s <= 2K`, or
-/// `None` if `x` is a constant outside `[0, 0xFFFF]` (then the scalar epilogue runs).
-fn epilogue_bounds(k_full: usize, clamp_min: i32, clamp_max: i32) -> Option<(u16, u16)> {
-    let k = k_full as i64;
-    let upper = k - i64::from(clamp_min); // x = max(min(s, K − lo), K − hi)
-    let lower = k - i64::from(clamp_max);
-    let constant = if lower >= upper {
-        Some(lower)
-    } else if upper <= 0 {
-        Some(upper)
-    } else if lower >= 2 * k {
-        Some(lower)
-    } else {
-        None
-    };
-    match constant {
-        Some(c) => u16::try_from(c).ok().map(|c| (c, c)),
-        None => Some((lower.max(0) as u16, upper.min(2 * k) as u16)),
-    }
-}
-
-fn check_conv(g: &Window2d, input: &[u32], filter: &[u32]) {
-    let wpp = words(g.in_c);
-    assert!(input.len() >= g.batch * g.in_h * g.in_w * wpp, "bconv2d: input too short");
-    assert!(filter.len() >= g.out_c * g.k_h * g.k_w * wpp, "bconv2d: filter too short");
-}
-
-/// Whether the NEON conv pipeline handles this geometry (else the reference kernel runs).
-fn conv_fast_path(g: &Window2d) -> bool {
-    let taps = g.k_h * g.k_w;
-    let tap_bytes = words(g.in_c) * 4;
-    // The byte steps between tap rows / columns travel in u32 argument fields.
-    let fits = |v: Option<usize>| v.is_some_and(|v| v <= u32::MAX as usize);
-    g.in_c >= 1
-        && g.out_c >= 1
-        && (1..=32).contains(&g.k_h)
-        && (1..=31).contains(&g.k_w)
-        && taps.checked_mul(g.in_c).is_some_and(|k| k <= K_MAX)
-        && (taps * words(g.in_c)).div_ceil(4) <= KQ_MAX
-        && fits(g.dil_h.checked_mul(g.in_w).and_then(|v| v.checked_mul(tap_bytes)))
-        && fits(g.dil_w.checked_mul(tap_bytes))
-}
-
-/// Walks the output pixels in flat order (batch × out_h × out_w) and yields their rows.
-struct PixelCursor<'g> {
-    g: &'g Window2d,
-    input_addr: usize,
-    b: usize,
-    oy: usize,
-    ox: usize,
-    rowmask: u32,
-    iy0: isize,
-}
-
-impl<'g> PixelCursor<'g> {
-    fn new(g: &'g Window2d, input_addr: usize) -> Self {
-        let mut c = PixelCursor { g, input_addr, b: 0, oy: 0, ox: 0, rowmask: 0, iy0: 0 };
-        c.start_row();
-        c
-    }
-
-    fn start_row(&mut self) {
-        let g = self.g;
-        self.iy0 = (self.oy * g.stride_h) as isize - g.pad_top as isize;
-        self.rowmask = 0;
-        for ky in 0..g.k_h {
-            let y = self.iy0 + (ky * g.dil_h) as isize;
-            if y >= 0 && (y as usize) < g.in_h {
-                self.rowmask |= 1 << ky;
-            }
-        }
-    }
-
-    /// The current pixel's descriptor and whether it has out-of-bounds taps.
-    fn desc(&self) -> (RowDesc, bool) {
-        let g = self.g;
-        let ix0 = (self.ox * g.stride_w) as isize - g.pad_left as isize;
-        let mut colmask = if g.dil_w == 1 {
-            // Columns kx with 0 <= ix0 + kx < in_w: [lo, hi).
-            let lo = (-ix0).clamp(0, g.k_w as isize) as usize;
-            let hi = (g.in_w as isize - ix0).clamp(0, g.k_w as isize) as usize;
-            low_bits(hi) & !low_bits(lo)
-        } else {
-            let mut m = 0u32;
-            for kx in 0..g.k_w {
-                let x = ix0 + (kx * g.dil_w) as isize;
-                if x >= 0 && (x as usize) < g.in_w {
-                    m |= 1 << kx;
-                }
-            }
-            m
-        };
-        let pixel = ((self.b * g.in_h) as isize + self.iy0) * g.in_w as isize + ix0;
-        let base = self.input_addr.wrapping_add((pixel * (words(g.in_c) * 4) as isize) as usize);
-        let full_cols = colmask == low_bits(g.k_w);
-        let oob = self.rowmask != low_bits(g.k_h) || !full_cols;
-        if full_cols && g.dil_w == 1 {
-            colmask |= RUN;
-        }
-        (RowDesc { base, rowmask: self.rowmask, colmask, fill: 0, _pad: 0 }, oob)
-    }
-
-    fn advance(&mut self) {
-        self.ox += 1;
-        if self.ox == self.g.out_w {
-            self.ox = 0;
-            self.oy += 1;
-            if self.oy == self.g.out_h {
-                self.oy = 0;
-                self.b += 1;
-            }
-            self.start_row();
-        }
-    }
-}
-
-/// The multipliers and biases of block `[ob, ob + nb)`, readable for `ceil8(nb)` entries:
-/// straight from the epilogue when it is long enough, else zero-padded copies.
-fn block_params<'a>(
-    e: &'a BConvEpilogue,
-    ob: usize,
-    nb: usize,
-    pad_m: &'a mut [f32; OC_BLOCK],
-    pad_b: &'a mut [f32; OC_BLOCK],
-) -> (&'a [f32], &'a [f32]) {
-    let end = ob + nb.div_ceil(8) * 8;
-    if e.multiplier.len() >= end && e.bias.len() >= end {
-        return (&e.multiplier[ob..end], &e.bias[ob..end]);
-    }
-    pad_m.fill(0.0);
-    pad_b.fill(0.0);
-    pad_m[..nb].copy_from_slice(&e.multiplier[ob..ob + nb]);
-    pad_b[..nb].copy_from_slice(&e.bias[ob..ob + nb]);
-    (&pad_m[..], &pad_b[..])
-}
-
-fn as_bytes_mut_u32(v: &mut [u32]) -> &mut [u8] {
-    // SAFETY: u8 has no alignment or validity requirements; same memory, 4× the length.
-    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 4) }
-}
-
-fn as_bytes_mut_f32(v: &mut [f32]) -> &mut [u8] {
-    // SAFETY: as above; every byte pattern written by the asm is a valid f32.
-    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 4) }
-}
-
-fn as_bytes_mut_i8(v: &mut [i8]) -> &mut [u8] {
-    // SAFETY: i8 and u8 have the same layout and no invalid values.
-    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len()) }
-}
-
-/// Scalar epilogue on the counts (for clamps whose constant value does not fit u16).
-fn scalar_epilogue(
-    s: &Counts,
-    rows: &RowPairs,
-    k_full: usize,
-    nb: usize,
-    mut f: impl FnMut(usize, usize, i32),
-) {
-    for (p, &r) in rows.rows.iter().enumerate() {
-        let (ra, rb) = count_rows(s, r);
-        for i in 0..nb {
-            f(p, i, k_full as i32 - (i32::from(ra[i]) + i32::from(rb[i])));
-        }
-    }
-}
-
 fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut out: Output) {
-    let wpp = words(g.in_c);
-    let taps = g.k_h * g.k_w;
-    let kw_words = taps * wpp;
-    let kq = kw_words.div_ceil(4);
-    let k_full = taps * g.in_c;
-    let n_pix_total = g.batch * g.out_h * g.out_w;
+    let plan = ConvPlan::new(g);
+    let (wpp, kq, k_full, n_pix_total, wpo) = (plan.wpp, plan.kq, plan.k_full, plan.n_pix, plan.wpo);
     if n_pix_total == 0 {
         return;
     }
-    let wpo = words(g.out_c);
     let lohi = match &out {
         Output::Bits(..) => None,
         Output::F32(e, _) | Output::I8(e, _) => epilogue_bounds(k_full, e.clamp_min, e.clamp_max),
@@ -1683,13 +1478,7 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
     let mut descs = [RowDesc::default(); MAX_ROWS];
     let mut pix_rows = [0u32; MAX_ROWS];
 
-    let masked = g.in_c % 32 != 0;
-    if masked {
-        for k in 0..kw_words {
-            mask.0[k] = rb::word_mask(g.in_c, k % wpp);
-        }
-    }
-    let mask_row: Option<&[u32]> = if masked { Some(&mask.0[..kq * 4]) } else { None };
+    let mask_row = plan.mask_row(g, &mut mask.0);
     let im = Im2col {
         input,
         kq,
@@ -1708,23 +1497,8 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
     let mut pix0 = 0;
     while pix0 < n_pix_total {
         // --- Rows of this group.
-        let (mut n_rows, mut n_pix) = (0usize, 0usize);
-        while pix0 + n_pix < n_pix_total {
-            let (d, oob) = cursor.desc();
-            let twin = oob && pad == PadValue::Zero;
-            let need = 1 + twin as usize;
-            if n_rows + need > rows_cap {
-                break;
-            }
-            descs[n_rows] = d;
-            if twin {
-                descs[n_rows + 1] = RowDesc { fill: u32::MAX, ..d };
-            }
-            pix_rows[n_pix] = (n_rows | (n_rows + need - 1) << 16) as u32;
-            n_rows += need;
-            n_pix += 1;
-            cursor.advance();
-        }
+        let (n_rows, n_pix) =
+            cursor.gather(pad, n_pix_total - pix0, rows_cap, &mut descs, &mut pix_rows, RowDesc::new);
         // Full 8-row tiles, then one 4-row tile if at most 4 rows are left, else a padded
         // 8-row tile (dummy rows read nothing and are never used).
         let mut tiles = n_rows / TILE_ROWS;
@@ -1752,14 +1526,7 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
         // --- Output channel blocks.
         for ob in (0..g.out_c).step_by(OC_BLOCK) {
             let nb = OC_BLOCK.min(g.out_c - ob);
-            let fb = FilterBlock {
-                rows: &filter[ob * kw_words..(ob + nb) * kw_words],
-                row_words: kw_words,
-                n_oc: nb,
-                chunks: kw_words / 4,
-                tail: kw_words % 4,
-                mask: mask_row,
-            };
+            let fb = FilterBlock::new(&plan, filter, ob, nb, mask_row);
             neon64_bgemm_b1_8x8(&a[..built * kq * 4], &mut f[..kq * 32], &fb, &mut s, kq, tiles, half);
 
             // --- Epilogue of this block for the group's pixels.
@@ -1787,7 +1554,7 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
                             lohi,
                         );
                     } else {
-                        scalar_epilogue(&s, &rows, k_full, nb, |p, i, acc| {
+                        scalar_epilogue(&s.0, rows.rows, k_full, nb, |p, i, acc| {
                             dst[p * g.out_c + i] = rb::epilogue_f32(e, k_full as i32, acc, ob + i);
                         });
                     }
@@ -1799,7 +1566,7 @@ fn bconv_driver(g: &Window2d, pad: PadValue, input: &[u32], filter: &[u32], mut 
                         let lohi = u32::from(lh.0) | u32::from(lh.1) << 16;
                         neon64_bepi(Epi::I8(m, b), &s, &rows, as_bytes_mut_i8(dst), g.out_c, nb, nb, lohi);
                     } else {
-                        scalar_epilogue(&s, &rows, k_full, nb, |p, i, acc| {
+                        scalar_epilogue(&s.0, rows.rows, k_full, nb, |p, i, acc| {
                             dst[p * g.out_c + i] = rb::epilogue_i8(e, k_full as i32, acc, ob + i);
                         });
                     }
@@ -1822,13 +1589,7 @@ pub fn bconv2d_bits(
     filter: &[u32],
     output: &mut [u32],
 ) {
-    check_conv(g, input, filter);
-    assert!(thresholds.len() >= g.out_c, "bconv2d_bits: thresholds too short");
-    assert!(output.len() >= g.batch * g.out_h * g.out_w * words(g.out_c), "bconv2d_bits: output too short");
-    if !conv_fast_path(g) {
-        return rb::bconv2d_bits(g, pad, thresholds, input, filter, output);
-    }
-    bconv_driver(g, pad, input, filter, Output::Bits(thresholds, output));
+    common::bconv(g, pad, input, filter, Output::Bits(thresholds, output), bconv_driver);
 }
 
 /// NEON [`crate::reference::binary::bconv2d_f32`].
@@ -1840,13 +1601,7 @@ pub fn bconv2d_f32(
     filter: &[u32],
     output: &mut [f32],
 ) {
-    check_conv(g, input, filter);
-    assert!(e.multiplier.len() >= g.out_c && e.bias.len() >= g.out_c, "bconv2d_f32: epilogue too short");
-    assert!(output.len() >= g.out_len(), "bconv2d_f32: output too short");
-    if !conv_fast_path(g) {
-        return rb::bconv2d_f32(g, pad, e, input, filter, output);
-    }
-    bconv_driver(g, pad, input, filter, Output::F32(e, output));
+    common::bconv(g, pad, input, filter, Output::F32(e, output), bconv_driver);
 }
 
 /// NEON [`crate::reference::binary::bconv2d_i8`].
@@ -1858,13 +1613,7 @@ pub fn bconv2d_i8(
     filter: &[u32],
     output: &mut [i8],
 ) {
-    check_conv(g, input, filter);
-    assert!(e.multiplier.len() >= g.out_c && e.bias.len() >= g.out_c, "bconv2d_i8: epilogue too short");
-    assert!(output.len() >= g.out_len(), "bconv2d_i8: output too short");
-    if !conv_fast_path(g) {
-        return rb::bconv2d_i8(g, pad, e, input, filter, output);
-    }
-    bconv_driver(g, pad, input, filter, Output::I8(e, output));
+    common::bconv(g, pad, input, filter, Output::I8(e, output), bconv_driver);
 }
 
 /// One word from 32 lane masks (`u32x4` each, channel `4i + l` in mask `i` lane `l`).
@@ -1887,8 +1636,7 @@ fn gather_bits32(m: [uint32x4_t; 8], w: uint8x16_t) -> u32 {
 /// `bits − 0x80000001 < 0x7F800000` (unsigned), exact for subnormals, -0.0 and NaN whatever
 /// the FPCR flush mode.
 pub fn pack_f32(pixels: usize, channels: usize, input: &[f32], output: &mut [u32]) {
-    let wpp = words(channels);
-    assert!(input.len() >= pixels * channels && output.len() >= pixels * wpp, "pack_f32: slice too short");
+    common::check_pack("pack_f32", pixels, channels, input, output);
     // SAFETY: NEON is present (asserted at compile time).
     unsafe { pack_f32_neon(pixels, channels, input, output) }
 }
@@ -1914,19 +1662,14 @@ fn pack_f32_neon(pixels: usize, channels: usize, input: &[f32], output: &mut [u3
             *d = gather_bits32(m, w);
         }
         if channels % 32 != 0 {
-            let mut v = 0u32;
-            for (bit, &x) in src[full * 32..].iter().enumerate() {
-                v |= u32::from(x < 0.0) << bit;
-            }
-            dst[full] = v;
+            dst[full] = common::pack_tail_f32(&src[full * 32..]);
         }
     }
 }
 
 /// NEON [`crate::reference::binary::pack_i8`].
 pub fn pack_i8(pixels: usize, channels: usize, zero_point: i32, input: &[i8], output: &mut [u32]) {
-    let wpp = words(channels);
-    assert!(input.len() >= pixels * channels && output.len() >= pixels * wpp, "pack_i8: slice too short");
+    let wpp = common::check_pack("pack_i8", pixels, channels, input, output);
     if zero_point <= -128 {
         output[..pixels * wpp].fill(0);
         return;
@@ -1958,11 +1701,7 @@ fn pack_i8_neon(pixels: usize, channels: usize, zero_point: i32, input: &[i8], o
             *d = vgetq_lane_u32(vreinterpretq_u32_u8(x), 0);
         }
         if channels % 32 != 0 {
-            let mut v = 0u32;
-            for (bit, &q) in src[full * 32..].iter().enumerate() {
-                v |= u32::from(i32::from(q) < zero_point) << bit;
-            }
-            dst[full] = v;
+            dst[full] = common::pack_tail_i8(&src[full * 32..], zero_point);
         }
     }
 }
@@ -1970,10 +1709,7 @@ fn pack_i8_neon(pixels: usize, channels: usize, zero_point: i32, input: &[i8], o
 /// NEON [`crate::reference::binary::max_pool_bits`]: the AND of the in-bounds window, four
 /// words per `and`.
 pub fn max_pool_bits(g: &Window2d, input: &[u32], output: &mut [u32]) {
-    assert_eq!(g.in_c, g.out_c, "max_pool_bits: in_c != out_c");
-    let wpp = words(g.in_c);
-    assert!(input.len() >= g.batch * g.in_h * g.in_w * wpp, "max_pool_bits: input too short");
-    assert!(output.len() >= g.batch * g.out_h * g.out_w * wpp, "max_pool_bits: output too short");
+    let wpp = common::check_max_pool(g, input, output);
     if wpp == 0 {
         return;
     }
