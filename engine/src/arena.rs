@@ -33,10 +33,11 @@ pub(crate) fn split<'x>(
     if a.end > b.start || b.end > arena.len() {
         return None;
     }
-    let (p0, rest) = arena.split_at_mut(a.start);
-    let (ma, rest) = rest.split_at_mut(a.len());
-    let (p1, rest) = rest.split_at_mut(b.start - a.end);
-    let (mb, p2) = rest.split_at_mut(b.len());
+    // `split_at_mut_checked`: a reversed range (start > end) cannot panic either.
+    let (p0, rest) = arena.split_at_mut_checked(a.start)?;
+    let (ma, rest) = rest.split_at_mut_checked(a.end.checked_sub(a.start)?)?;
+    let (p1, rest) = rest.split_at_mut_checked(b.start.checked_sub(a.end)?)?;
+    let (mb, p2) = rest.split_at_mut_checked(b.end.checked_sub(b.start)?)?;
     let reader = Reader { pieces: [(0, &*p0), (a.end, &*p1), (b.end, &*p2)] };
     Some(if out_first { (reader, ma, mb) } else { (reader, mb, ma) })
 }

@@ -28,7 +28,7 @@ where
     fn bytes(&self, t: &TensorInfo) -> Result<&'x [u8], Error> {
         match t.kind {
             Kind::Constant => self.model.constant_bytes(t),
-            Kind::Activation => self.reader.get(t.offset..t.offset + t.bytes),
+            Kind::Activation => t.offset.checked_add(t.bytes).and_then(|end| self.reader.get(t.offset..end)),
         }
         .ok_or(Error::Internal)
     }
@@ -89,12 +89,13 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
     let scratch = match info.scratch {
         Some(s) => {
             let t = model.tensor(s).ok_or(Error::Internal)?;
-            Some(t.offset..t.offset + t.bytes)
+            Some(t.offset..t.offset.checked_add(t.bytes).ok_or(Error::Internal)?)
         }
         None => None,
     };
     let (reader, out, _scratch) =
-        split(arena, y.offset..y.offset + y.bytes, scratch).ok_or(Error::Internal)?;
+        split(arena, y.offset..y.offset.checked_add(y.bytes).ok_or(Error::Internal)?, scratch)
+            .ok_or(Error::Internal)?;
     let op = Op { model, info, reader };
     let x = op.tensor(0)?;
     match (info.opcode, x.dtype) {
@@ -135,7 +136,7 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
             let p: FullyConnectedParams = op.params()?;
             let w = op.tensor(1)?;
             let (out_len, in_len) = (w.dims[0], w.dims[1]);
-            let batch = x.elements() / in_len;
+            let batch = x.elements().checked_div(in_len).ok_or(Error::Internal)?;
             if dtype == DType::I8 {
                 let (act_min, act_max) = act_i8(p.act_min, p.act_max);
                 let q = int8::ConvQuant {
@@ -272,7 +273,7 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
             }
         }
         (OpCode::Concatenation, dtype) => {
-            let outer = y.elements() / y.last_dim();
+            let outer = y.elements().checked_div(y.last_dim()).ok_or(Error::Internal)?;
             if dtype == DType::I8 {
                 concat::<i8>(&op, outer, cast_mut(out)?)?;
             } else {
@@ -286,7 +287,7 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
         (OpCode::Softmax, dtype) => {
             let p: SoftmaxParams = op.params()?;
             let depth = x.last_dim();
-            let rows = x.elements() / depth;
+            let rows = x.elements().checked_div(depth).ok_or(Error::Internal)?;
             if dtype == DType::I8 {
                 let q = int8::SoftmaxParams {
                     input_multiplier: p.input_multiplier,
@@ -329,7 +330,7 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
         }
         (OpCode::BPack, dtype) => {
             let c = x.last_dim();
-            let pixels = x.elements() / c;
+            let pixels = x.elements().checked_div(c).ok_or(Error::Internal)?;
             if dtype == DType::I8 {
                 binary::pack_i8(pixels, c, x.zero_point, op.slice(0)?, cast_mut(out)?);
             } else {
@@ -338,7 +339,7 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
         }
         (OpCode::BUnpack, _) => {
             let c = x.last_dim();
-            let pixels = x.elements() / c;
+            let pixels = x.elements().checked_div(c).ok_or(Error::Internal)?;
             if y.dtype == DType::I8 {
                 let (plus, minus) = binary::lce_dequantize_levels(y.scale, y.zero_point);
                 binary::unpack_i8(pixels, c, plus, minus, op.slice(0)?, cast_mut(out)?);
@@ -378,10 +379,13 @@ fn concat<T: Pod>(op: &Op, outer: usize, out: &mut [T]) -> Result<(), Error> {
     let mut parts: [&[T]; MAX_OP_INPUTS] = [&[]; MAX_OP_INPUTS];
     let mut inner = [0usize; MAX_OP_INPUTS];
     let n = op.info.n_inputs.min(MAX_OP_INPUTS);
-    for k in 0..n {
-        parts[k] = op.slice(k)?;
-        inner[k] = op.tensor(k)?.last_dim();
+    for (k, (part, len)) in parts.iter_mut().zip(inner.iter_mut()).enumerate().take(n) {
+        *part = op.slice(k)?;
+        *len = op.tensor(k)?.last_dim();
     }
-    tensor::concat_last_axis(outer, &parts[..n], &inner[..n], out);
+    let (Some(parts), Some(inner)) = (parts.get(..n), inner.get(..n)) else {
+        return Err(Error::Internal);
+    };
+    tensor::concat_last_axis(outer, parts, inner, out);
     Ok(())
 }

@@ -12,6 +12,17 @@
 //! proven consistent by [`Model::parse`], so `invoke` does no per-op validation beyond the casts.
 #![no_std]
 #![forbid(unsafe_code)]
+// Panic-freedom by construction (docs/SECURITY.md): no panicking operation in the no_std paths.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::panic,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 mod arena;
 mod error;
@@ -58,7 +69,7 @@ impl<'b, 'a> Interpreter<'b, 'a> {
     /// [`required_arena_bytes`] long. The arena is not cleared.
     pub fn new(blob: &'b [u8], arena: &'a mut [u8]) -> Result<Self, Error> {
         let model = Model::parse(blob)?;
-        if arena.as_ptr() as usize % ARENA_ALIGN != 0 {
+        if (arena.as_ptr() as usize).checked_rem(ARENA_ALIGN) != Some(0) {
             return Err(Error::ArenaMisaligned);
         }
         if arena.len() < model.arena_bytes() {
@@ -97,7 +108,8 @@ impl<'b, 'a> Interpreter<'b, 'a> {
     /// The raw bytes of graph input `i`, to fill before [`invoke`](Self::invoke).
     pub fn input_bytes_mut(&mut self, i: usize) -> Result<&mut [u8], Error> {
         let t = self.input_info(i)?;
-        self.arena.get_mut(t.offset..t.offset + t.bytes).ok_or(Error::Internal)
+        let end = t.offset.checked_add(t.bytes).ok_or(Error::Internal)?;
+        self.arena.get_mut(t.offset..end).ok_or(Error::Internal)
     }
 
     /// Graph input `i` as a typed slice (`T` must match its dtype).
@@ -122,7 +134,8 @@ impl<'b, 'a> Interpreter<'b, 'a> {
     /// The raw bytes of graph output `i` (valid after [`invoke`](Self::invoke)).
     pub fn output_bytes(&self, i: usize) -> Result<&[u8], Error> {
         let t = self.output_info(i)?;
-        self.arena.get(t.offset..t.offset + t.bytes).ok_or(Error::Internal)
+        let end = t.offset.checked_add(t.bytes).ok_or(Error::Internal)?;
+        self.arena.get(t.offset..end).ok_or(Error::Internal)
     }
 
     /// Graph output `i` as a typed slice (`T` must match its dtype).

@@ -8,6 +8,17 @@
 //! are its on-disk records.
 #![no_std]
 #![forbid(unsafe_code)]
+// Panic-freedom by construction (docs/SECURITY.md): no panicking operation in the no_std paths.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::panic,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 #[cfg(target_endian = "big")]
 compile_error!("Doppler blobs are little-endian and read in place: big-endian targets are not supported");
@@ -23,8 +34,26 @@ pub mod ops;
 mod validate;
 
 #[cfg(feature = "std")]
+// Host-side tools (std only, never on a device): a malformed *builder* call is a programming
+// error in a test or a converter, so the writer and planner may index and panic.
+#[allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub mod plan;
 #[cfg(feature = "std")]
+// Host-side tools (std only, never on a device): a malformed *builder* call is a programming
+// error in a test or a converter, so the writer and planner may index and panic.
+#[allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub mod writer;
 
 pub use error::Error;

@@ -31,25 +31,28 @@ pub struct TensorInfo {
 impl TensorInfo {
     /// The dims up to the rank.
     pub fn shape(&self) -> &[usize] {
-        &self.dims[..self.rank.min(MAX_RANK)]
+        self.dims.get(..self.rank.min(MAX_RANK)).unwrap_or(&[])
     }
 
     /// The rank-4 view with leading 1s (`[2, 3]` → `[1, 1, 2, 3]`).
     pub fn dims4(&self) -> [usize; 4] {
         let mut d = [1usize; 4];
-        let r = self.rank.min(MAX_RANK);
-        d[MAX_RANK - r..].copy_from_slice(&self.dims[..r]);
+        // Right-aligned: the last dim of the shape lands in d[3].
+        for (dst, &src) in d.iter_mut().rev().zip(self.shape().iter().rev()) {
+            *dst = src;
+        }
         d
     }
 
-    /// Number of logical elements.
+    /// Number of logical elements (fits in 32 bits for every validated tensor; saturates, rather
+    /// than overflow, for a hand-built `TensorInfo`).
     pub fn elements(&self) -> usize {
-        self.dims.iter().product()
+        self.dims.iter().fold(1usize, |n, &d| n.saturating_mul(d))
     }
 
     /// Size of the last dimension.
     pub fn last_dim(&self) -> usize {
-        self.dims[self.rank.clamp(1, MAX_RANK) - 1]
+        self.dims.get(self.rank.clamp(1, MAX_RANK).saturating_sub(1)).copied().unwrap_or(1)
     }
 
     pub fn is_constant(&self) -> bool {
@@ -111,7 +114,9 @@ impl<'b> Model<'b> {
     /// Validates `blob` completely (see `docs/FORMAT.md` for the rules) and returns a view of it.
     pub fn parse(blob: &'b [u8]) -> Result<Model<'b>, Error> {
         let header = validate::header(blob)?;
-        let model = Model { blob: &blob[..header.blob_len as usize], header };
+        // `validate::header` proved blob_len <= blob.len().
+        let blob = blob.get(..header.blob_len as usize).ok_or(Error::Truncated)?;
+        let model = Model { blob, header };
         validate::sections(&model)?;
         validate::tensors(&model)?;
         validate::io(&model)?;
@@ -137,24 +142,29 @@ impl<'b> Model<'b> {
     }
 
     pub fn tensor_count(&self) -> usize {
-        self.header.sections[Section::Tensors as usize].count as usize
+        self.desc(Section::Tensors).count as usize
     }
 
     pub fn op_count(&self) -> usize {
-        self.header.sections[Section::Ops as usize].count as usize
+        self.desc(Section::Ops).count as usize
     }
 
     pub fn input_count(&self) -> usize {
-        self.header.sections[Section::Inputs as usize].count as usize
+        self.desc(Section::Inputs).count as usize
     }
 
     pub fn output_count(&self) -> usize {
-        self.header.sections[Section::Outputs as usize].count as usize
+        self.desc(Section::Outputs).count as usize
+    }
+
+    /// The descriptor of one section (`Section` indexes the 7-entry array: never out of range).
+    fn desc(&self, s: Section) -> SectionDesc {
+        self.header.sections.get(s as usize).copied().unwrap_or_default()
     }
 
     /// The bytes of one section (bounds were validated by `parse`).
     pub(crate) fn section(&self, s: Section) -> &'b [u8] {
-        let d = self.header.sections[s as usize];
+        let d = self.desc(s);
         let start = d.offset as usize;
         let len = (d.count as usize).saturating_mul(s.unit());
         self.blob.get(start..start.saturating_add(len)).unwrap_or(&[])
@@ -166,7 +176,7 @@ impl<'b> Model<'b> {
             header: HEADER_BYTES,
             tensors: len(Section::Tensors),
             ops: len(Section::Ops),
-            io: len(Section::Inputs) + len(Section::Outputs),
+            io: len(Section::Inputs).saturating_add(len(Section::Outputs)),
             indices: len(Section::Indices),
             params: len(Section::Params),
             data: len(Section::Data),
@@ -278,17 +288,18 @@ pub(crate) fn decode_tensor(i: u32, r: &TensorRecord) -> Result<TensorInfo, Erro
         return Err(Error::BadShape { tensor: i });
     }
     let mut dims = [1usize; MAX_RANK];
-    for (k, d) in r.dims.iter().enumerate() {
+    for (k, (dst, d)) in dims.iter_mut().zip(r.dims.iter()).enumerate() {
         let d = u32::from_le(*d) as usize;
         if (k < rank && d == 0) || (k >= rank && d != 1) {
             return Err(Error::BadShape { tensor: i });
         }
-        dims[k] = d;
+        *dst = d;
     }
+    let shape = dims.get(..rank).ok_or(Error::BadShape { tensor: i })?;
     // The element count must fit in 32 bits too (only B1 storage can be smaller than its element
     // count), so that the verdict does not depend on the reader's pointer width.
-    let elements_fit = dims[..rank].iter().try_fold(1u32, |n, &d| n.checked_mul(d as u32)).is_some();
-    let bytes = TensorInfo::storage_bytes(dtype, &dims[..rank])
+    let elements_fit = shape.iter().try_fold(1u32, |n, &d| n.checked_mul(d as u32)).is_some();
+    let bytes = TensorInfo::storage_bytes(dtype, shape)
         .filter(|b| *b <= u32::MAX as usize && elements_fit)
         .ok_or(Error::BadTensorSize { tensor: i })?;
     if bytes != r.bytes as usize {
@@ -301,7 +312,7 @@ pub(crate) fn decode_tensor(i: u32, r: &TensorRecord) -> Result<TensorInfo, Erro
     if !quant_ok {
         return Err(Error::BadQuantization { tensor: i });
     }
-    if r.offset as usize % ALIGN != 0 {
+    if (r.offset as usize).checked_rem(ALIGN) != Some(0) {
         return Err(Error::TensorMisaligned { tensor: i });
     }
     Ok(TensorInfo {

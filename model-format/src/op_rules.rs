@@ -88,14 +88,17 @@ impl Ctx<'_, '_> {
     /// int8 requantization constants: multipliers in [0, 2^31), shifts in −31..=30.
     fn requant_constants(&self, k: usize, channels: usize) -> Result<(), Error> {
         let mult = self.per_channel(k, DType::I32, channels)?;
-        let shift = self.per_channel(k + 1, DType::I32, channels)?;
+        let shift = self.per_channel(k.saturating_add(1), DType::I32, channels)?;
         let (mb, sb) = (self.m.constant_bytes(&mult), self.m.constant_bytes(&shift));
         let (Some(mb), Some(sb)) = (mb, sb) else {
             return Err(Error::NotConstant { op: self.id() });
         };
         for (m, s) in mb.chunks_exact(4).zip(sb.chunks_exact(4)) {
-            let m = i32::from_le_bytes([m[0], m[1], m[2], m[3]]);
-            let s = i32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            // `chunks_exact(4)`: the conversions cannot fail.
+            let (Ok(m), Ok(s)) = (<[u8; 4]>::try_from(m), <[u8; 4]>::try_from(s)) else {
+                return Err(Error::NotConstant { op: self.id() });
+            };
+            let (m, s) = (i32::from_le_bytes(m), i32::from_le_bytes(s));
             self.multiplier(m, s)?;
         }
         Ok(())
@@ -146,13 +149,13 @@ fn window_axis(
     if stride == 0 || dil == 0 || k == 0 {
         return None;
     }
-    let extent = dil.checked_mul(k - 1)?.checked_add(1)?;
+    let extent = dil.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
     // Pads narrower than the kernel extent: every window touches the input.
     if before as usize >= extent || after as usize >= extent {
         return None;
     }
     let padded = input.checked_add(before as usize)?.checked_add(after as usize)?;
-    let expect = padded.checked_sub(extent)? / stride + 1;
+    let expect = padded.checked_sub(extent)?.checked_div(stride)?.checked_add(1)?;
     (expect == out).then_some(())
 }
 
@@ -217,9 +220,10 @@ fn fully_connected(c: &Ctx) -> Result<(), Error> {
     c.dtype((int8 || x.dtype == DType::F32) && w.dtype == x.dtype && y.dtype == x.dtype)?;
     c.shape(w.rank == 2)?;
     let (out_len, in_len) = (w.dims[0], w.dims[1]);
-    let batch = x.elements() / in_len;
+    // Dims are non-zero (decode_tensor), so `in_len` is too; a zero would fail the shape rule.
+    let batch = x.elements().checked_div(in_len).unwrap_or(0);
     c.shape(
-        x.elements() % in_len == 0
+        x.elements().checked_rem(in_len) == Some(0)
             && y.last_dim() == out_len
             && batch.checked_mul(out_len) == Some(y.elements()),
     )?;
@@ -312,12 +316,11 @@ fn pad(c: &Ctx) -> Result<(), Error> {
     c.param(x.dtype != DType::I8 || (-128..=127).contains(&p.value_i8))?;
     let (xd, yd) = (x.dims4(), y.dims4());
     c.shape(x.rank == y.rank)?;
-    for d in 0..4 {
-        let [before, after] = p.pads[d];
-        let expect = xd[d].checked_add(before as usize).and_then(|v| v.checked_add(after as usize));
-        c.shape(expect == Some(yd[d]))?;
+    for ((&[before, after], &xn), &yn) in p.pads.iter().zip(xd.iter()).zip(yd.iter()) {
+        let expect = xn.checked_add(before as usize).and_then(|v| v.checked_add(after as usize));
+        c.shape(expect == Some(yn))?;
         if p.mode == PAD_REFLECT {
-            c.param((before as usize) < xd[d] && (after as usize) < xd[d])?;
+            c.param((before as usize) < xn && (after as usize) < xn)?;
         }
     }
     Ok(())
@@ -334,9 +337,10 @@ fn concatenation(c: &Ctx) -> Result<(), Error> {
         let x = c.input(k)?;
         c.dtype(x.dtype == y.dtype)?;
         c.same_quant(&x, &y)?;
-        let r = x.rank;
-        c.shape(r == y.rank && x.dims[..r - 1] == y.dims[..r - 1])?;
-        last = last.checked_add(x.dims[r - 1]).ok_or(Error::ShapeMismatch { op: c.id() })?;
+        // Ranks are 1..=MAX_RANK (decode_tensor): `lead` is in range.
+        let lead = x.rank.checked_sub(1).ok_or(Error::ShapeMismatch { op: c.id() })?;
+        c.shape(x.rank == y.rank && x.dims.get(..lead) == y.dims.get(..lead))?;
+        last = last.checked_add(x.last_dim()).ok_or(Error::ShapeMismatch { op: c.id() })?;
     }
     c.shape(last == y.last_dim())
 }
@@ -390,7 +394,11 @@ fn resize(c: &Ctx) -> Result<(), Error> {
     c.param(p.reserved == [0; 2])?;
     let (x, y) = (c.input(0)?, c.output()?);
     c.dtype(matches!(x.dtype, DType::I8 | DType::F32) && y.dtype == x.dtype)?;
-    c.param(p.align_corners <= 1 && p.half_pixel_centers <= 1 && p.align_corners + p.half_pixel_centers < 2)?;
+    c.param(
+        p.align_corners <= 1
+            && p.half_pixel_centers <= 1
+            && p.align_corners.saturating_add(p.half_pixel_centers) < 2,
+    )?;
     c.shape(x.rank == 4 && y.rank == 4 && x.dims[0] == y.dims[0] && x.dims[3] == y.dims[3])?;
     c.same_quant(&x, &y)
 }

@@ -10,7 +10,7 @@ use crate::op_rules;
 use crate::ops::OpCode;
 
 pub(crate) fn header(blob: &[u8]) -> Result<Header, Error> {
-    if blob.len() >= 4 && blob[..4] != MAGIC {
+    if blob.get(..4).is_some_and(|m| m != MAGIC) {
         return Err(Error::BadMagic);
     }
     let Some(head) = blob.get(..HEADER_BYTES) else {
@@ -27,10 +27,11 @@ pub(crate) fn header(blob: &[u8]) -> Result<Header, Error> {
     if blob.len() > len {
         return Err(Error::TrailingBytes);
     }
-    if crate::layout::crc32(&blob[CRC_START..]) != h.crc32 {
+    // blob.len() == len >= HEADER_BYTES > CRC_START here.
+    if crate::layout::crc32(blob.get(CRC_START..).unwrap_or(&[])) != h.crc32 {
         return Err(Error::BadChecksum);
     }
-    if blob.as_ptr() as usize % ALIGN != 0 {
+    if (blob.as_ptr() as usize).checked_rem(ALIGN) != Some(0) {
         return Err(Error::BlobMisaligned);
     }
     if h.flags != 0 || h.reserved != [0, 0] {
@@ -44,9 +45,9 @@ pub(crate) fn sections(m: &Model) -> Result<(), Error> {
     let h = m.header();
     let mut end = HEADER_BYTES;
     for s in Section::ALL {
-        let d = h.sections[s as usize];
+        let d = h.sections.get(s as usize).copied().unwrap_or_default();
         let start = d.offset as usize;
-        if start % ALIGN != 0 {
+        if start.checked_rem(ALIGN) != Some(0) {
             return Err(Error::SectionMisaligned { section: s });
         }
         let this_end = (d.count as usize)
@@ -62,7 +63,7 @@ pub(crate) fn sections(m: &Model) -> Result<(), Error> {
 /// Every tensor record on its own, and its place in the data section or the arena.
 pub(crate) fn tensors(m: &Model) -> Result<(), Error> {
     let data_len = m.section_sizes().data;
-    let last_step = m.op_count() as u64 + 1;
+    let last_step = (m.op_count() as u64).saturating_add(1);
     for i in 0..m.tensor_count() {
         let t = tensor_at(m, i)?;
         let tensor = t.index;
@@ -100,11 +101,11 @@ pub(crate) fn io(m: &Model) -> Result<(), Error> {
         return Err(Error::EmptyGraph);
     }
     let io_index = |k: usize| -> Result<u32, Error> {
-        let t = if k < n_in { m.input(k) } else { m.output(k - n_in) };
+        let t = if k < n_in { m.input(k) } else { k.checked_sub(n_in).and_then(|j| m.output(j)) };
         t.filter(|t| (*t as usize) < m.tensor_count()).ok_or(Error::IoIndexOutOfRange)
     };
-    let end = m.op_count() as u32 + 1;
-    for k in 0..n_in + n_out {
+    let end = (m.op_count() as u32).saturating_add(1);
+    for k in 0..n_in.saturating_add(n_out) {
         let tensor = io_index(k)?;
         for j in 0..k {
             if io_index(j)? == tensor {
@@ -139,7 +140,8 @@ pub(crate) fn ops(m: &Model) -> Result<(), Error> {
         if r.reserved != [0; 3] || r.n_outputs == 0 || r.n_inputs as usize > MAX_OP_INPUTS {
             return Err(Error::BadArity { op });
         }
-        let io_end = (r.io_start as usize).checked_add(r.n_inputs as usize + r.n_outputs as usize);
+        let io_end =
+            (r.io_start as usize).checked_add((r.n_inputs as usize).saturating_add(r.n_outputs as usize));
         if io_end.is_none_or(|e| e > index_count) {
             return Err(Error::TensorIndexOutOfRange { op });
         }
@@ -148,7 +150,7 @@ pub(crate) fn ops(m: &Model) -> Result<(), Error> {
             return Err(Error::BadParamsLength { op });
         }
         let info = m.op(op).ok_or(Error::BadArity { op })?;
-        let step = op + 1;
+        let step = op.saturating_add(1); // op < op_count <= u32::MAX: never saturates
         let input = |k| m.op_input(&info, k).ok_or(Error::TensorIndexOutOfRange { op });
         let output = |k| m.op_output(&info, k).ok_or(Error::TensorIndexOutOfRange { op });
         let get = |t: u32| m.tensor(t).ok_or(Error::TensorIndexOutOfRange { op });
@@ -159,7 +161,8 @@ pub(crate) fn ops(m: &Model) -> Result<(), Error> {
                 return Err(Error::WritesReadOnly { op, tensor });
             }
             if t.first != step {
-                let other_writer = t.first > 0 && m.op(t.first - 1).is_some_and(|o| writes(m, &o, tensor));
+                let other_writer =
+                    t.first.checked_sub(1).and_then(|p| m.op(p)).is_some_and(|o| writes(m, &o, tensor));
                 return Err(if other_writer {
                     Error::MultipleWriters { op, tensor }
                 } else {
@@ -212,7 +215,7 @@ pub(crate) fn writers(m: &Model) -> Result<(), Error> {
     for k in 0..m.output_count() {
         let tensor = m.output(k).ok_or(Error::IoIndexOutOfRange)?;
         let t = tensor_at(m, tensor as usize)?;
-        let written = t.first > 0 && m.op(t.first - 1).is_some_and(|o| writes(m, &o, tensor));
+        let written = t.first.checked_sub(1).and_then(|p| m.op(p)).is_some_and(|o| writes(m, &o, tensor));
         if !written {
             return Err(Error::OutputNeverWritten { tensor });
         }
@@ -226,7 +229,7 @@ pub(crate) fn writers(m: &Model) -> Result<(), Error> {
         let ok = if t.first == 0 {
             is_graph_input(m, tensor)
         } else {
-            m.op(t.first - 1).is_some_and(|o| writes(m, &o, tensor))
+            t.first.checked_sub(1).and_then(|p| m.op(p)).is_some_and(|o| writes(m, &o, tensor))
         };
         if !ok {
             return Err(Error::NoWriter { tensor });
@@ -243,13 +246,15 @@ pub(crate) fn overlaps(m: &Model) -> Result<(), Error> {
         if ta.kind != Kind::Activation {
             continue;
         }
-        for b in a + 1..m.tensor_count() {
+        for b in a.saturating_add(1)..m.tensor_count() {
             let tb = tensor_at(m, b)?;
             if tb.kind != Kind::Activation {
                 continue;
             }
             let live_together = ta.first <= tb.last && tb.first <= ta.last;
-            let share_bytes = ta.offset < tb.offset + tb.bytes && tb.offset < ta.offset + ta.bytes;
+            // `tensors` proved offset + bytes <= arena_bytes for activations: no saturation happens.
+            let share_bytes = ta.offset < tb.offset.saturating_add(tb.bytes)
+                && tb.offset < ta.offset.saturating_add(ta.bytes);
             if live_together && share_bytes {
                 return Err(Error::LiveOverlap { a: ta.index, b: tb.index });
             }

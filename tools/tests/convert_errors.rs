@@ -116,3 +116,13 @@ fn damaged_models_never_panic() {
     println!("damaged samples: {ok} still converted, {err} rejected");
     assert!(err > 0);
 }
+
+/// Found by the `convert_tflite` fuzz target: a Larq custom op whose flexbuffer options have a
+/// nested offset out of bounds (the `flexbuffers` crate panics on it). Must be an error.
+#[test]
+fn corrupt_flexbuffer_options_are_an_error() {
+    let path = fixtures().join("../../fuzz/regressions/convert_tflite-flexbuffers-offset-oob.tflite");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let err = doppler_tools::convert::convert_tflite(&bytes).err().expect("must be rejected");
+    assert!(err.to_string().contains("custom options"), "{err}");
+}

@@ -384,6 +384,18 @@ fn test() -> Result<bool> {
         }
     }
     steps.push((
+        "clippy: panic-freedom lints (model-format, engine; host and thumbv7em)".into(),
+        Box::new(|| {
+            let lint = ["clippy", "-p", "doppler-model-format", "-p", "doppler-engine"];
+            let mut host = cargo_cmd(lint);
+            host.args(["--features", "doppler-model-format/std", "--", "-D", "warnings"]);
+            run(&mut host)?;
+            let mut bare = cargo_cmd(lint);
+            bare.args(["--target", "thumbv7em-none-eabihf", "--", "-D", "warnings"]);
+            run(&mut bare).map(|_| String::new())
+        }),
+    ));
+    steps.push((
         "NEON proof: the ARMv7 kernel suite dies with SIGILL under cortex-a9,neon=off; the reference build passes".into(),
         Box::new(neon_proof),
     ));
@@ -391,6 +403,7 @@ fn test() -> Result<bool> {
         ("instruction-count plugin self-test (armv7, aarch64, bare metal)", "qemu-tests/selftest.sh"),
         ("C API: libdoppler.a (dp_* only), C example and status tests under qemu-user", "examples/c/test.sh"),
         ("bare metal: Cortex-A9 and Cortex-M4F firmware under qemu-system-arm", "targets/run-bare-metal.sh"),
+        ("fuzz smoke: 30 s per target (skips without nightly + cargo-fuzz)", "fuzz/smoke.sh"),
     ] {
         steps.push((
             name.into(),
