@@ -13,6 +13,7 @@ pub mod examples;
 pub mod inspect;
 pub mod npy;
 pub mod runner;
+pub mod study;
 mod table;
 
 use std::fmt;

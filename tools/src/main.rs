@@ -61,6 +61,25 @@ enum Command {
         #[arg(short, long, value_name = "OUT.dpl")]
         output: PathBuf,
     },
+    /// The compression study: convert, evaluate and count every variant in examples/study/
+    /// (trained by tools/train/train.py) and write docs/REPORT.md with SVG charts.
+    ///
+    /// Run from the repository root; needs the cross linkers and QEMU (`cargo xtask setup`)
+    /// unless --no-qemu.
+    Study {
+        /// The study's models and test split.
+        #[arg(long, value_name = "DIR", default_value = "examples/study")]
+        dir: PathBuf,
+        /// The report to write (charts go to report/ next to it).
+        #[arg(long, value_name = "REPORT.md", default_value = "docs/REPORT.md")]
+        report: PathBuf,
+        /// Test images also run under qemu-arm (Cortex-A9) to compare predictions.
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        subset: usize,
+        /// Host evaluation only: no instruction counts, no emulated run.
+        #[arg(long)]
+        no_qemu: bool,
+    },
     /// (Re)generate the example models, sample inputs and expected outputs into DIR.
     MakeExamples {
         /// Output directory (created if missing), e.g. examples/models.
@@ -103,6 +122,15 @@ fn main() -> ExitCode {
         Command::Run { model, inputs, outputs, expect } => cmd_run(&model, &inputs, &outputs, &expect),
         Command::Convert { input, output } => cmd_convert(&input, &output),
         Command::MakeExamples { dir } => cmd_make_examples(&dir),
+        Command::Study { dir, report, subset, no_qemu } => {
+            doppler_tools::study::run(&doppler_tools::study::Options {
+                dir,
+                report,
+                qemu_subset: subset,
+                no_qemu,
+            })
+            .map(|table| out(&table))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

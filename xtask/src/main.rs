@@ -70,6 +70,9 @@ fn main() -> ExitCode {
         Some("setup") => setup().map(|_| true),
         Some("test") => test(),
         Some("demo") => demo().map(|_| true),
+        Some("study") => build_cli(None)
+            .and_then(|cli| run(Command::new(cli).arg("study").args(&args[1..]).current_dir(root())))
+            .map(|_| true),
         Some("bench") => {
             run(Command::new(root().join("qemu-tests/bench/run.sh")).args(&args[1..])).map(|_| true)
         }
@@ -102,6 +105,7 @@ fn usage() -> String {
        setup   install the Rust targets, QEMU and the ARM cross linkers (apt, as root)\n  \
        test    run every test: fmt, host tests, no_std builds, QEMU suites, CLI on the examples\n  \
        demo    build the CLI, regenerate the examples, inspect and run them on the host and under QEMU\n  \
+       study   convert, evaluate and count the Fashion-MNIST variants; write docs/REPORT.md\n  \
        bench   instruction counts under QEMU: Doppler kernels vs tract-linalg (qemu-tests/bench/run.sh)\n"
         .to_string()
 }
