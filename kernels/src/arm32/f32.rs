@@ -49,6 +49,7 @@
 use core::arch::asm;
 use core::mem::offset_of;
 
+use super::{span, Cursor};
 use crate::reference::f32 as reference;
 use crate::reference::Window2d;
 
@@ -311,44 +312,6 @@ unsafe fn neon32_conv_f32_3x2(t: &mut ConvTile) {
 // ---------------------------------------------------------------------------------------------
 // Drivers
 // ---------------------------------------------------------------------------------------------
-
-/// Position of an output pixel, advanced pixel by pixel (no division on the A9).
-#[derive(Clone, Copy, Debug, Default)]
-struct Cursor {
-    b: usize,
-    oy: usize,
-    ox: usize,
-}
-
-impl Cursor {
-    #[inline]
-    fn advance(&mut self, g: &Window2d) {
-        self.ox += 1;
-        if self.ox == g.out_w {
-            self.ox = 0;
-            self.oy += 1;
-            if self.oy == g.out_h {
-                self.oy = 0;
-                self.b += 1;
-            }
-        }
-    }
-
-    /// Top-left input coordinate of the pixel's window (negative: padding) and the first input
-    /// row of its image.
-    #[inline]
-    fn origin(&self, g: &Window2d) -> (isize, isize, usize) {
-        let y = (self.oy * g.stride_h) as isize - g.pad_top as isize;
-        let x = (self.ox * g.stride_w) as isize - g.pad_left as isize;
-        (y, x, self.b * g.in_h)
-    }
-}
-
-/// A pointer to `s[off .. off + len]`, bounds-checked.
-#[inline]
-fn span(s: &[f32], off: usize, len: usize) -> *const f32 {
-    s[off..off + len].as_ptr()
-}
 
 /// Fills the indirection table of one tile (see the int8 module for the contract).
 trait TileSource {
