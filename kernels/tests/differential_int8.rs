@@ -519,6 +519,12 @@ fn layer_shapes() {
             window(1, (5, 6), (256, 40), (3, 3), (1, 1), (1, 1), true),
             window(1, (7, 7), (64, 64), (1, 1), (1, 1), (1, 1), false),
             window(1, (8, 8), (24, 48), (3, 3), (2, 2), (1, 1), true),
+            // First layers on one channel (K = 9 < 16): the study's stride-2 stem and a
+            // stride-1 one, SAME (padding taps) and VALID.
+            window(1, (28, 28), (1, 32), (3, 3), (2, 2), (1, 1), true),
+            window(1, (28, 28), (1, 32), (3, 3), (1, 1), (1, 1), true),
+            window(1, (13, 11), (1, 64), (3, 3), (1, 1), (1, 1), false),
+            window(1, (9, 9), (3, 5), (2, 2), (1, 1), (1, 1), true),
         ];
         for g in cases {
             let q = ConvQuant { multipliers: &mults[..g.out_c], shifts: &shifts[..g.out_c], ..q };

@@ -31,7 +31,9 @@
 //! * `in_c % 16 ≠ 0`: the last 16-byte step of each tap is read at `in_c − 16`, overlapping the
 //!   previous step, with the already-counted weight lanes masked to 0. This needs `in_c ≥ 16`.
 //!   A conv with `in_c < 16` (a first layer) gathers each pixel's whole window (`16 ≤ K ≤ 192`)
-//!   into a stack buffer and runs the same kernels on it as a single tap of depth `K`.
+//!   into a stack buffer and runs the same kernels on it as a single tap of depth `K`. A window
+//!   shallower than 16 (`K < 16`, e.g. 3×3 on one channel) is gathered into 16-byte rows against
+//!   a copy of the filter padded with zero weights to 16 bytes per channel (`out_c ≤ 64`).
 //! * One kernel call computes a pixel tile against a run of consecutive 4-channel tiles (the
 //!   tile loop is in the asm). The epilogue — horizontal sums (`ADDP`), `+ bias − zx · Σ w`,
 //!   requantization, zero point, clamp, narrowing — runs on the accumulators, and the 4 int8
@@ -86,11 +88,11 @@
 //! No heap, no scratch from the caller. Stack, deepest call chain (measured frames, release):
 //! conv through the tap table ≈ 3.3 KiB (16 taps × 72 B table, 8 requantization records of
 //! 64 B, the 256 B parameter block, spills), conv through the gather buffer (6 × 192 B)
-//! ≈ 3.3 KiB, fully connected ≈ 1.8 KiB, depthwise ≈ 2.0 KiB, ADD < 0.1 KiB.
+//! ≈ 3.3 KiB (plus the 1 KiB padded filter when `K < 16`), fully connected ≈ 1.8 KiB, depthwise ≈ 2.0 KiB, ADD < 0.1 KiB.
 //!
 //! Fast-path conditions (else the reference kernel runs, same results): input and output zero
 //! points in `[−128, 127]`; conv with `in_c ≥ 16` and at most 16 taps (any stride, dilation,
-//! padding), or `in_c < 16` with `16 ≤ K ≤ 192`; fully connected with `in_len ≥ 16`; depthwise
+//! padding), or `in_c < 16` with `16 ≤ K ≤ 192`, or `K < 16` with `out_c ≤ 64`; fully connected with `in_len ≥ 16`; depthwise
 //! 3×3 with multiplier 1, `in_c ≥ 16` and no `−128` weight; ADD: all three zero points in
 //! `[−128, 127]`.
 
@@ -112,6 +114,9 @@ const TAP_MAX: usize = 16;
 const CB: usize = 32;
 /// Largest window depth `K` of the gathered (`in_c < 16`) conv path.
 const GATHER_K_MAX: usize = 192;
+/// Output channels up to which a conv with `K < 16` runs the gathered path on a filter padded
+/// to 16 bytes per channel (the padded copy lives on the stack: 1 KiB).
+const SMALL_K_OC_MAX: usize = 64;
 /// Pixels of the widest microkernel.
 const PX: usize = 6;
 
@@ -1255,6 +1260,23 @@ impl Rows for ConvGather<'_> {
     }
 }
 
+/// A window depth `K < 16` (a 3×3 first layer on one channel: K = 9): the filter is copied to
+/// rows of 16 bytes, zero beyond `K`, and each pixel's window gathered into a 16-byte row, so
+/// the gathered path runs with `K = 16`. The 16 − K padding lanes multiply a zero weight (their
+/// input bytes stay 0) and add nothing to `Σ w`, so every sum is the reference's.
+#[inline(never)]
+fn conv_gather_small(gemm: &Gemm, g: &Window2d, input: &[i8], output: &mut [i8]) {
+    let k = gemm.k;
+    let mut wbuf = [0i8; 16 * SMALL_K_OC_MAX];
+    for (dst, src) in wbuf.chunks_exact_mut(16).zip(gemm.filter.chunks_exact(k)) {
+        dst[..k].copy_from_slice(src);
+    }
+    let filter = &wbuf[..16 * g.out_c];
+    let mut rows = ConvGather { g, zx: gemm.q.input_zp, input, k: 16, buf: [0; PX * GATHER_K_MAX] };
+    // SAFETY: NEON is present (asserted at compile time for this module).
+    unsafe { gemm_dispatch::<1, _>(&Gemm { k: 16, seg: 16, n_taps: 1, filter, ..*gemm }, &mut rows, output) }
+}
+
 /// Fully-connected rows: row `b` is `input[b · in_len ..][.. in_len]`.
 struct FcRows<'a> {
     zx: i32,
@@ -1296,7 +1318,8 @@ fn gemm_dispatch<const NT: usize, R: Rows>(g: &Gemm, rows: &mut R, output: &mut 
 /// int8 CONV_2D, bit-exact to [`reference::conv2d_i8`] (see the module docs).
 ///
 /// NEON path: up to 16 taps with any stride, dilation and padding when `in_c ≥ 16`, or a
-/// window depth `16 ≤ k_h · k_w · in_c ≤ 192` (gathered) when `in_c < 16`; microkernels
+/// window depth `16 ≤ k_h · k_w · in_c ≤ 192` (gathered) when `in_c < 16`, or a window depth
+/// below 16 with `out_c ≤ 64` (gathered against a zero-padded filter copy); microkernels
 /// `neon64_conv_i8_{6,4,2,1}x4_*`. Other shapes run the reference kernel.
 pub fn conv2d_i8(g: &Window2d, q: &ConvQuant, input: &[i8], filter: &[i8], bias: &[i32], output: &mut [i8]) {
     let taps = prod(&[g.k_h, g.k_w]);
@@ -1313,6 +1336,8 @@ pub fn conv2d_i8(g: &Window2d, q: &ConvQuant, input: &[i8], filter: &[i8], bias:
         conv_taps(&gemm, g, input, output);
     } else if zps_ok && npix > 0 && g.out_c > 0 && g.in_c >= 1 && (16..=GATHER_K_MAX).contains(&k) {
         conv_gather(&Gemm { seg: k, n_taps: 1, ..gemm }, g, input, output);
+    } else if zps_ok && npix > 0 && (1..=SMALL_K_OC_MAX).contains(&g.out_c) && (1..16).contains(&k) {
+        conv_gather_small(&gemm, g, input, output);
     } else {
         reference::conv2d_i8(g, q, input, filter, bias, output)
     }
