@@ -79,6 +79,10 @@ enum Command {
         /// Host evaluation only: no instruction counts, no emulated run.
         #[arg(long)]
         no_qemu: bool,
+        /// The demo: float, int8 and binary models on the emulated Cortex-A9 only, accuracy on
+        /// the --subset sample, charts next to REPORT.md's place but no report text.
+        #[arg(long)]
+        demo: bool,
     },
     /// (Re)generate the example models, sample inputs and expected outputs into DIR.
     MakeExamples {
@@ -122,12 +126,13 @@ fn main() -> ExitCode {
         Command::Run { model, inputs, outputs, expect } => cmd_run(&model, &inputs, &outputs, &expect),
         Command::Convert { input, output } => cmd_convert(&input, &output),
         Command::MakeExamples { dir } => cmd_make_examples(&dir),
-        Command::Study { dir, report, subset, no_qemu } => {
+        Command::Study { dir, report, subset, no_qemu, demo } => {
             doppler_tools::study::run(&doppler_tools::study::Options {
                 dir,
                 report,
                 qemu_subset: subset,
                 no_qemu,
+                demo,
             })
             .map(|table| out(&table))
         }

@@ -6,8 +6,9 @@
 //!   builds for three bare-metal targets, the kernel and engine suites under user-mode QEMU
 //!   (ARMv7 Cortex-A9 and AArch64 Cortex-A53), and the cross-built `doppler` CLI running every
 //!   example model under QEMU against the expected outputs. Ends with `N passed, N failed`.
-//! * `cargo xtask demo` — builds the CLI, regenerates the examples, inspects and runs each on the
-//!   host and under `qemu-arm -cpu cortex-a9`, and prints a summary table.
+//! * `cargo xtask demo` — the main job: the bundled float, int8 and binary Fashion-MNIST models of
+//!   the compression study on the emulated Cortex-A9 (`doppler study --demo`): a table of accuracy
+//!   on a sample, blob size, arena bytes and instructions per inference, and the charts.
 
 use std::cell::Cell;
 use std::env;
@@ -104,7 +105,7 @@ fn usage() -> String {
      commands:\n  \
        setup   install the Rust targets, QEMU and the ARM cross linkers (apt, as root)\n  \
        test    run every test: fmt, host tests, no_std builds, QEMU suites, CLI on the examples\n  \
-       demo    build the CLI, regenerate the examples, inspect and run them on the host and under QEMU\n  \
+       demo    the float / int8 / binary Fashion-MNIST models on the emulated Cortex-A9: table + charts\n  \
        study   convert, evaluate and count the Fashion-MNIST variants; write docs/REPORT.md\n  \
        bench   instruction counts under QEMU: Doppler kernels vs tract-linalg (qemu-tests/bench/run.sh)\n"
         .to_string()
@@ -540,163 +541,31 @@ fn run_example_emulated(emu: &Emulated, model: &str, out_dir: &Path) -> Result<S
 // demo
 // ---------------------------------------------------------------------------------------------
 
-/// What `doppler run` reported.
-#[derive(Default)]
-struct RunReport {
-    blob: String,
-    planned: String,
-    greedy: String,
-    lower: String,
-    top1: String,
-    matches: bool,
-    time_ms: String,
-}
+/// Test images the demo runs under qemu-arm per model.
+const DEMO_SAMPLE: usize = 300;
 
-fn parse_run(stdout: &str) -> RunReport {
-    let mut r = RunReport::default();
-    for line in stdout.lines() {
-        if let Some(rest) = line.strip_prefix("model") {
-            // "model     path: 9 ops, 12,345 bytes"
-            if let Some(b) = rest.rsplit(", ").next() {
-                r.blob = b.trim_end_matches(" bytes").trim().to_string();
-            }
-        } else if let Some(rest) = line.strip_prefix("arena") {
-            // "arena     4,096 bytes planned (TFLM greedy 4,608, lower bound 4,096)"
-            let rest = rest.trim();
-            r.planned = rest.split(' ').next().unwrap_or("").to_string();
-            r.greedy = between(rest, "greedy ", ", lower");
-            r.lower = between(rest, "lower bound ", ")");
-        } else if let Some(rest) = line.strip_prefix("invoke") {
-            r.time_ms = rest.trim().to_string();
-        } else if line.starts_with("output 0") {
-            r.top1 = match line.find("top-1 = ") {
-                Some(i) => line[i + 8..].to_string(),
-                None => "-".into(),
-            };
-        } else if line.starts_with("expect 0") {
-            r.matches = line.contains("identical") || line.contains("within");
-        }
-    }
-    r
-}
-
-fn between(s: &str, start: &str, end: &str) -> String {
-    s.split_once(start).and_then(|(_, r)| r.split_once(end)).map(|(v, _)| v.to_string()).unwrap_or_default()
-}
-
+/// The main job: the compression study's bundled float, int8 and binary models (examples/study)
+/// on the emulated Cortex-A9 — `doppler study --demo`, the same machinery as `cargo xtask study`
+/// without the full host pass and the Cortex-A53 counts. Charts go to `<target>/demo/report/`.
 fn demo() -> Result<()> {
     let started = Instant::now();
-    let steps = 5;
+    let steps = 3;
     header(&format!("[1/{steps}] setup"));
     setup()?;
-
     header(&format!("[2/{steps}] build the doppler CLI for the host (release)"));
     let host = build_cli(None)?;
-    header(&format!("[3/{steps}] cross-build the doppler CLI for {}", ARMV7.target));
-    let arm = build_cli(Some(ARMV7.target))?;
-
-    let tmp = TempDir::new("demo")?;
-    let dir = tmp.0.join("models");
-    header(&format!("[4/{steps}] doppler make-examples {}", dir.display()));
-    let made = capture(Command::new(&host).arg("make-examples").arg(&dir))?;
-    print!("{made}");
-    let committed = root().join("examples").join("models");
-    let names: Vec<String> = MODELS
-        .iter()
-        .flat_map(|m| [format!("{m}.dpl"), format!("{m}.input.npy"), format!("{m}.expected.npy")])
-        .collect();
-    let differ: Vec<&String> = names
-        .iter()
-        .filter(|n| std::fs::read(dir.join(n)).ok() != std::fs::read(committed.join(n)).ok())
-        .collect();
-    if differ.is_empty() {
-        println!("all {} files are byte-identical to the committed examples/models/", names.len());
-    } else {
-        println!("note: differ from the committed examples/models/: {differ:?}");
-    }
-
-    let mut rows = Vec::new();
-    for (i, model) in MODELS.iter().enumerate() {
-        let blob = dir.join(format!("{model}.dpl"));
-        let input = dir.join(format!("{model}.input.npy"));
-        let expected = dir.join(format!("{model}.expected.npy"));
-        header(&format!("[5/{steps}] model {}/{}: {model}", i + 1, MODELS.len()));
-        println!("$ doppler inspect {}", blob.display());
-        print!("{}", capture(Command::new(&host).arg("inspect").arg(&blob))?);
-
-        let run_args = |out: PathBuf| -> Vec<std::ffi::OsString> {
-            vec![
-                "run".into(),
-                blob.clone().into(),
-                "--input".into(),
-                input.clone().into(),
-                "--output".into(),
-                out.into(),
-                "--expect".into(),
-                expected.clone().into(),
-            ]
-        };
-        println!("\n$ doppler run {model} (host)");
-        let host_out = capture(Command::new(&host).args(run_args(tmp.0.join(format!("{model}.host.npy")))))?;
-        print!("{host_out}");
-        println!("\n$ {} doppler run {model} (armv7 under QEMU)", ARMV7.qemu.join(" "));
-        let mut c = Command::new(ARMV7.qemu[0]);
-        c.args(&ARMV7.qemu[1..]).arg(&arm).args(run_args(tmp.0.join(format!("{model}.armv7.npy"))));
-        let arm_out = capture(&mut c)?;
-        print!("{arm_out}");
-        rows.push((model.to_string(), parse_run(&host_out), parse_run(&arm_out)));
-    }
-
-    header(&format!("summary ({})", secs(started.elapsed())));
-    let headers = [
-        "model",
-        "blob B",
-        "arena planned",
-        "TFLM greedy",
-        "lower bound",
-        "host top-1",
-        "armv7 (qemu) top-1",
-        "matches expected",
-    ];
-    let mut table: Vec<Vec<String>> = vec![headers.iter().map(|s| s.to_string()).collect()];
-    for (model, h, a) in &rows {
-        let yes = |b: bool| if b { "yes" } else { "NO" };
-        table.push(vec![
-            model.clone(),
-            h.blob.clone(),
-            h.planned.clone(),
-            h.greedy.clone(),
-            h.lower.clone(),
-            h.top1.clone(),
-            a.top1.clone(),
-            format!("host {}, armv7 {}", yes(h.matches), yes(a.matches)),
-        ]);
-    }
-    print_table(&table);
-    println!("(f32_style outputs an image, so it has no top-1; arena figures are bytes)");
-    if rows.iter().all(|(_, h, a)| h.matches && a.matches) {
-        println!("demo: all outputs match the expected outputs");
-        Ok(())
-    } else {
-        Err("some outputs do not match the expected outputs".into())
-    }
-}
-
-fn print_table(rows: &[Vec<String>]) {
-    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut width = vec![0; n];
-    for r in rows {
-        for (k, c) in r.iter().enumerate() {
-            width[k] = width[k].max(c.chars().count());
-        }
-    }
-    for (i, r) in rows.iter().enumerate() {
-        let cells: Vec<String> =
-            r.iter().enumerate().map(|(k, c)| format!("{c:<w$}", w = width[k])).collect();
-        println!("  {}", cells.join("  ").trim_end());
-        if i == 0 {
-            let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
-            println!("  {}", rule.join("  "));
-        }
-    }
+    let out = target_dir().join("demo");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    header(&format!(
+        "[3/{steps}] float / int8 / binary Fashion-MNIST models on the emulated Cortex-A9 ({DEMO_SAMPLE} test images each)"
+    ));
+    run(Command::new(host)
+        .current_dir(root())
+        .args(["study", "--demo", "--subset", &DEMO_SAMPLE.to_string(), "--report"])
+        .arg(out.join("REPORT.md")))?;
+    println!(
+        "demo finished in {}; the full study (10,000 images, Cortex-A53 too, docs/REPORT.md): cargo xtask study",
+        secs(started.elapsed())
+    );
+    Ok(())
 }
