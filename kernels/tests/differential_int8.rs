@@ -600,3 +600,60 @@ fn fc_extreme_rows() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// MEAN over H×W: channel counts around the 8-channel groups of the optimized kernel, both
+    /// runtimes' variants (TFLM divide-by-count, TFLite folded multiplier), extreme data and
+    /// zero points (including invalid ones: the sums wrap like the reference's).
+    #[test]
+    fn mean_matches_reference(
+        batch in 1usize..=2,
+        h in 1usize..=9,
+        w in 1usize..=9,
+        c in prop::sample::select(&[1usize, 3, 7, 8, 9, 15, 16, 17, 33, 64, 128, 130][..]),
+        input_zp in zero_point(),
+        output_zp in zero_point(),
+        multiplier in multiplier(),
+        shift in shift(),
+        rounding in rounding(),
+        divide_by_count in any::<bool>(),
+        mode in 0u8..4,
+        seed in any::<u64>(),
+    ) {
+        let p = refk::MeanParams { input_zp, output_zp, multiplier, shift, rounding, divide_by_count };
+        let input = Rng(seed).vec_i8(batch * h * w * c, mode);
+        let mut want = vec![0i8; batch * c];
+        let mut got = vec![0x55i8; batch * c];
+        refk::mean_hw_i8(batch, h, w, c, &p, &input, &mut want);
+        best::mean_hw_i8(batch, h, w, c, &p, &input, &mut got);
+        prop_assert_eq!(got, want);
+    }
+}
+
+/// MEAN over the study models' last feature map (7×7×128) and a large plane.
+#[test]
+fn mean_layer_shapes() {
+    let mut rng = Rng(7);
+    for (h, w, c, zp) in
+        [(7usize, 7usize, 128usize, -128i32), (7, 7, 128, 5), (56, 56, 24, 127), (1, 1, 10, 0)]
+    {
+        for divide_by_count in [false, true] {
+            let p = refk::MeanParams {
+                input_zp: zp,
+                output_zp: -3,
+                multiplier: 1_518_500_250,
+                shift: -5,
+                rounding: Rounding::Double,
+                divide_by_count,
+            };
+            let input = rng.vec_i8(h * w * c, 0);
+            let mut want = vec![0i8; c];
+            let mut got = vec![0i8; c];
+            refk::mean_hw_i8(1, h, w, c, &p, &input, &mut want);
+            best::mean_hw_i8(1, h, w, c, &p, &input, &mut got);
+            assert_eq!(got, want, "{h}x{w}x{c}");
+        }
+    }
+}

@@ -563,6 +563,37 @@ fn render(
     }
     let _ = writeln!(s);
 
+    if let Some(f) = float {
+        let _ = writeln!(s, "## What was traded for what\n");
+        for v in variants.iter().filter(|v| v.accuracy.is_some() && v.name != "float") {
+            let d = (f.accuracy.unwrap_or(0.0) - v.accuracy.unwrap_or(0.0)) * 100.0;
+            let instr = match (f.instr_a9, v.instr_a9) {
+                (Some(a), Some(b)) => {
+                    let vs_int8 = match (int8.and_then(|q| q.instr_a9), v.name) {
+                        (Some(q), n) if n != "int8" => {
+                            format!(", {:.2}× fewer than int8", q as f64 / b as f64)
+                        }
+                        _ => String::new(),
+                    };
+                    format!(
+                        " and {:.2}× fewer Cortex-A9 instructions per inference{vs_int8}",
+                        a as f64 / b as f64
+                    )
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                s,
+                "* `{}`: {} {:.2} points of top-1 for a {:.1}× smaller blob{instr}.",
+                v.name,
+                if d >= 0.0 { "gives up" } else { "gains" },
+                d.abs(),
+                f.blob_bytes as f64 / v.blob_bytes as f64,
+            );
+        }
+        let _ = writeln!(s);
+    }
+
     let _ = writeln!(s, "## Targets (issue 6)\n");
     let met = |b: bool| if b { "**met**" } else { "**missed**" };
     let evaluated: Vec<&Variant> = variants.iter().filter(|v| v.accuracy.is_some()).collect();
@@ -634,6 +665,11 @@ fn render(
          It shows accuracy only.\n\
          * Per-channel scaling of the binary convs (XNOR-Net's α) is the batch norm after each \
          binary conv, folded by LCE into the BConv2d output transform.\n\
+         * Kernel coverage shapes the instruction ratios: int8 MaxPool2d, Quantize and Mean have \
+         no NEON kernel yet (MaxPool2d and Quantize run the portable reference kernel; Mean a plain \
+         Rust kernel), and the one-channel stem conv is a poor fit for the int8 GEMM. A NEON int8 \
+         max-pool would make the int8 model cheaper and shrink binary's lead over int8; the \
+         binary models pool on bit-packed data (AND) after their first binary conv.\n\
          * Instruction counts are of the first test image; Doppler's kernels have no \
          data-dependent control flow, so every image costs the same.\n"
     );

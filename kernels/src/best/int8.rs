@@ -7,3 +7,7 @@ pub use crate::arm64::int8::{add_i8, conv2d_i8, depthwise_conv2d_i8, fully_conne
 
 #[cfg(all(doppler_neon32, not(feature = "force-reference")))]
 pub use crate::arm32::int8::{add_i8, conv2d_i8, depthwise_conv2d_i8, fully_connected_i8};
+
+// Plain Rust shared by both ARM builds.
+#[cfg(all(any(doppler_neon32, target_arch = "aarch64"), not(feature = "force-reference")))]
+pub use crate::neon_common::int8::mean_hw_i8;

@@ -3,3 +3,4 @@
 //! argument structs and everything tuned per core stay in the architecture modules.
 
 pub(crate) mod binary;
+pub(crate) mod int8;

@@ -561,20 +561,28 @@ pub fn mean_hw_i8(
                     acc = acc.wrapping_add(v.wrapping_sub(p.input_zp));
                 }
             }
-            let scaled = i64::from(multiply_by_quantized_multiplier(acc, p.multiplier, p.shift, p.rounding));
-            let mean = if n == 0 {
-                0
-            } else if !p.divide_by_count {
-                scaled
-            } else if scaled > 0 {
-                (scaled + n / 2) / n
-            } else {
-                (scaled - n / 2) / n
-            };
-            // |mean| <= |scaled| <= 2^31: the i64 sum cannot overflow.
-            output[b * c + ch] = (mean + i64::from(p.output_zp)).clamp(-128, 127) as i8;
+            output[b * c + ch] = mean_output(acc, n, p);
         }
     }
+}
+
+/// The output of [`mean_hw_i8`] for one channel from its sum `acc = Σ (x − input_zp)` (wrapping)
+/// over a plane of `n` pixels: requantization, optional division by `n`, output zero point,
+/// saturation. Shared with the optimized kernels, which only sum differently.
+#[inline]
+pub fn mean_output(acc: i32, n: i64, p: &MeanParams) -> i8 {
+    let scaled = i64::from(multiply_by_quantized_multiplier(acc, p.multiplier, p.shift, p.rounding));
+    let mean = if n == 0 {
+        0
+    } else if !p.divide_by_count {
+        scaled
+    } else if scaled > 0 {
+        (scaled + n / 2) / n
+    } else {
+        (scaled - n / 2) / n
+    };
+    // |mean| <= |scaled| <= 2^31: the i64 sum cannot overflow.
+    (mean + i64::from(p.output_zp)).clamp(-128, 127) as i8
 }
 
 /// Parameters of the int8 softmax (TFLite `SoftmaxParams` for the reference quantized path).
