@@ -673,6 +673,19 @@ fn render(
          * Instruction counts are of the first test image; Doppler's kernels have no \
          data-dependent control flow, so every image costs the same.\n"
     );
+    if !differ.is_empty() {
+        let _ = writeln!(
+            s,
+            "* **Open: Doppler and the framework disagree** on {}. Float and int8 (TFLite's reference \
+             interpreter, `BUILTIN_REF`) agree to the image; the Larq models are checked against LCE's \
+             interpreter, which runs TFLite's *optimized* builtin kernels for the int8 ops around the \
+             binary convs, while Doppler implements the reference kernels' arithmetic (e.g. the \
+             interpreter's MEAN). The layer that differs has not been located yet (next step: \
+             `doppler convert` with intermediates exposed, compared layer by layer with LCE on an image \
+             where the two predictions differ).\n",
+            differ.join(", ")
+        );
+    }
     let _ = writeln!(s, "## Charts\n");
     let _ = writeln!(s, "![accuracy vs size](report/accuracy_vs_size.svg)\n");
     let _ = writeln!(s, "![accuracy vs instructions](report/accuracy_vs_instructions.svg)\n");
