@@ -118,11 +118,15 @@ fn damaged_models_never_panic() {
 }
 
 /// Found by the `convert_tflite` fuzz target: a Larq custom op whose flexbuffer options have a
-/// nested offset out of bounds (the `flexbuffers` crate panics on it). Must be an error.
+/// nested offset out of bounds (the `flexbuffers` crate panicked on it). Since the converter reads
+/// the options with its own bounds-checked reader (`convert::flex`), it is a typed `Malformed`
+/// error naming the op and what is inconsistent — no `catch_unwind` involved.
 #[test]
 fn corrupt_flexbuffer_options_are_an_error() {
     let path = fixtures().join("../../fuzz/regressions/convert_tflite-flexbuffers-offset-oob.tflite");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let err = doppler_tools::convert::convert_tflite(&bytes).err().expect("must be rejected");
-    assert!(err.to_string().contains("custom options"), "{err}");
+    assert!(matches!(err, doppler_tools::convert::ConvertError::Malformed(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("op 5 (LceBconv2d): custom options: flexbuffer"), "{msg}");
 }
