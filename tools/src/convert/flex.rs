@@ -38,6 +38,8 @@ const T_INDIRECT_INT: u8 = 6;
 const T_INDIRECT_UINT: u8 = 7;
 const T_MAP: u8 = 9;
 const T_BOOL: u8 = 26;
+/// Longest key accepted (LCE's are at most ~30 bytes).
+const MAX_KEY: usize = 255;
 
 /// Why a flexbuffer was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,8 @@ pub(crate) enum FlexError {
     KeyCount { keys: u64, values: u64 },
     /// A key that is not UTF-8.
     KeyNotUtf8,
+    /// A key without a NUL within `MAX_KEY` bytes (or before the end of the buffer).
+    KeyTooLong,
     /// An unsigned value that does not fit in `i64`.
     TooLarge(String),
 }
@@ -69,6 +73,9 @@ impl fmt::Display for FlexError {
                 write!(f, "flexbuffer map has {keys} keys but {values} values")
             }
             Self::KeyNotUtf8 => write!(f, "flexbuffer map key is not UTF-8"),
+            Self::KeyTooLong => {
+                write!(f, "flexbuffer map key is unterminated or longer than {MAX_KEY} bytes")
+            }
             Self::TooLarge(k) => write!(f, "flexbuffer value of `{k}` does not fit in i64"),
         }
     }
@@ -140,10 +147,12 @@ impl Buf<'_> {
         k.checked_mul(w).and_then(|d| base.checked_add(d)).ok_or(FlexError::OutOfBounds(what))
     }
 
-    /// The NUL-terminated key at `at`.
+    /// The NUL-terminated key at `at`, at most `MAX_KEY` bytes (so that many keys sharing one long
+    /// string cannot make the scan quadratic in the buffer size).
     fn key(&self, at: usize) -> Res<&str> {
         let tail = self.0.get(at..).ok_or(FlexError::OutOfBounds("key"))?;
-        let len = tail.iter().position(|&b| b == 0).ok_or(FlexError::OutOfBounds("key"))?;
+        let window = tail.get(..MAX_KEY.saturating_add(1)).unwrap_or(tail);
+        let len = window.iter().position(|&b| b == 0).ok_or(FlexError::KeyTooLong)?;
         let bytes = tail.get(..len).ok_or(FlexError::OutOfBounds("key"))?;
         std::str::from_utf8(bytes).map_err(|_| FlexError::KeyNotUtf8)
     }
@@ -291,6 +300,12 @@ mod tests {
         assert_eq!(int_map(&[200, T_MAP << 2, 1]), Err(FlexError::OutOfBounds("map offset")));
         // An int root.
         assert_eq!(int_map(&[5, T_INT << 2, 1]), Err(FlexError::NotAMap(T_INT)));
+        // A key longer than MAX_KEY, then the same map with a short key.
+        let long = "k".repeat(MAX_KEY + 1);
+        let raw = build(&[(long, V::I(1))]);
+        assert_eq!(int_map(&raw), Err(FlexError::KeyTooLong));
+        let raw = build(&[("k".repeat(MAX_KEY), V::I(1))]);
+        assert_eq!(int_map(&raw).unwrap().len(), 1);
     }
 
     proptest! {
