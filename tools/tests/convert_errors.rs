@@ -125,7 +125,7 @@ fn damaged_models_never_panic() {
 fn corrupt_flexbuffer_options_are_an_error() {
     let path = fixtures().join("../../fuzz/regressions/convert_tflite-flexbuffers-offset-oob.tflite");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let err = doppler_tools::convert::convert_tflite(&bytes).err().expect("must be rejected");
+    let err = doppler_tools::convert::convert_tflite(&bytes).expect_err("must be rejected");
     assert!(matches!(err, doppler_tools::convert::ConvertError::Malformed(_)), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("op 5 (LceBconv2d): custom options: flexbuffer"), "{msg}");
