@@ -5,10 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${FUZZ_SECONDS:-30}"
-# convert_tflite is left out of the CI smoke while its one known finding (a `flexbuffers` panic,
-# docs/SECURITY.md) is only contained by catch_unwind, which libFuzzer's abort-on-panic hook bypasses.
-# Run it by hand: FUZZ_TARGETS=convert_tflite fuzz/smoke.sh
-read -r -a targets <<< "${FUZZ_TARGETS:-parse_invoke mutate_blob}"
+read -r -a targets <<< "${FUZZ_TARGETS:-parse_invoke mutate_blob convert_tflite}"
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "fuzz smoke: skipped (no nightly toolchain: rustup toolchain install nightly)"

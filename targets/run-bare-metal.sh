@@ -11,7 +11,8 @@
 # defmt-print (cargo install, ~3-6 min once, into targets/cortex-m4/.tools).
 #
 # Environment: DOPPLER_QEMU_TIMEOUT (seconds per QEMU run, default 300),
-# DOPPLER_BARE_SKIP_REFERENCE=1 (skip the A9 force-reference build and comparison).
+# DOPPLER_BARE_SKIP_REFERENCE=1 (skip the A9 force-reference build and comparison),
+# DOPPLER_SOAK_INFERENCES (Cortex-A9 soak length, default 2000: ~70 s of QEMU on one free core).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,6 +20,7 @@ root=$(cd "$here/.." && pwd)
 a9=$here/cortex-a9
 m4=$here/cortex-m4
 timeout_s=${DOPPLER_QEMU_TIMEOUT:-300}
+soak_n=${DOPPLER_SOAK_INFERENCES:-2000}
 export QEMU_AUDIO_DRV=none
 DEFMT_PRINT_VERSION=1.2.0
 
@@ -138,6 +140,12 @@ for spec in undef:129 svc:130 dabt:132; do
     grep -q '^exception: ' <<<"$out" && reported=0
     check "cortex-a9::exception_$kind (status $want)" $(( status != want || reported != 0 )) "status $status"
 done
+
+say "Cortex-A9 soak: $soak_n random-input inferences over the study models, canaries checked after each"
+# targets/cortex-a9/src/bin/soak.rs; the full run (>= 100 000) is in docs/SECURITY.md.
+run_suite "cortex-a9 soak" "$logs/soak.log" -- \
+    timeout "$((2 * timeout_s))" qemu-system-arm -M vexpress-a9 -cpu cortex-a9 -nographic -monitor none -serial none \
+    -semihosting-config "enable=on,target=native,arg=soak,arg=$soak_n" -kernel "$a9_out/soak"
 
 # --- Cortex-M4F --------------------------------------------------------------------------------
 say "Cortex-M4F under qemu-system-arm -M mps2-an386 (defmt over semihosting, decoded by defmt-print)"

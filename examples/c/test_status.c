@@ -6,7 +6,8 @@
  * MODEL.dpl is a valid blob (the int8 example model). Every case calls the API the way a C
  * caller could get it wrong and checks the exact status: NULL pointers, engine memory too small
  * or misaligned, lengths past the address space, overlapping buffers, bad handles, indices out
- * of range, wrong dtypes and sizes, arena too small or misaligned, and a blob broken in each of
+ * of range, wrong dtypes and sizes, arena too small or misaligned, a blob changed behind a bound
+ * engine (dp_verify), and a blob broken in each of
  * its classes (header, tensor records, graph I/O, op records; the CRC is recomputed so the rule
  * behind it is reached). Every code the header defines must have its own static message.
  * (All 38 blob codes are produced one by one by the capi crate's Rust tests, through the same
@@ -297,6 +298,25 @@ static void argument_cases(void) {
     check_status("dp_init again with a bad blob", init_with(work, good_len), DP_ERR_BAD_MAGIC);
     check_status("dp_invoke: the old engine is gone", dp_invoke(e), DP_ERR_BAD_ENGINE);
     check("dp_input_count(old engine) is 0", dp_input_count(e) == 0);
+
+    /* ---- the blob changed behind a bound engine: undefined by contract, detected by dp_verify */
+    memcpy(work, good, good_len);
+    check_status("dp_init on a RAM copy of the blob", init_with(work, good_len), DP_OK);
+    dp_engine *ev = (dp_engine *)&engine_mem;
+    check_status("dp_verify: blob unchanged", dp_verify(ev), DP_OK);
+    check_status("dp_invoke after dp_verify", dp_invoke(ev), DP_OK);
+    work[good_len - 1] ^= 0x40;
+    check_status("dp_verify: last byte changed", dp_verify(ev), DP_ERR_BLOB_CHANGED);
+    work[good_len - 1] ^= 0x40;
+    check_status("dp_verify: changed back", dp_verify(ev), DP_OK);
+    work[8] ^= 1;
+    check_status("dp_verify: header CRC field changed", dp_verify(ev), DP_ERR_BLOB_CHANGED);
+    work[8] ^= 1;
+    work[good_len / 2] ^= 0x10;
+    fix_crc(work, good_len); /* a rewrite that is a valid blob again, with another CRC */
+    check_status("dp_verify: data changed, CRC fixed", dp_verify(ev), DP_ERR_BLOB_CHANGED);
+    check_status("dp_verify: NULL", dp_verify(NULL), DP_ERR_NULL_POINTER);
+    check_status("dp_verify: zeroed handle", dp_verify((dp_engine *)raw), DP_ERR_BAD_ENGINE);
     free(out);
     free(buf);
     free(raw);
@@ -336,7 +356,7 @@ static void message_cases(void) {
     check("values and messages are distinct", distinct);
     check("DP_OK is 0, every other code negative", negative);
     check("DP_STATUS_CLASS is 1..7 for every error", classes);
-    const int32_t unknown[] = {1, -1, -100, -199, -600, -700, -707, -1000, INT32_MIN, INT32_MAX};
+    const int32_t unknown[] = {1, -1, -100, -199, -600, -700, -708, -1000, INT32_MIN, INT32_MAX};
     int all_unknown = 1;
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         all_unknown &= strcmp(dp_status_str(unknown[i]), "unknown status") == 0;

@@ -118,11 +118,40 @@ fn damaged_models_never_panic() {
 }
 
 /// Found by the `convert_tflite` fuzz target: a Larq custom op whose flexbuffer options have a
-/// nested offset out of bounds (the `flexbuffers` crate panics on it). Must be an error.
+/// nested offset out of bounds (the `flexbuffers` crate panicked on it). Since the converter reads
+/// the options with its own bounds-checked reader (`convert::flex`), it is a typed `Malformed`
+/// error naming the op and what is inconsistent — no `catch_unwind` involved.
 #[test]
 fn corrupt_flexbuffer_options_are_an_error() {
     let path = fixtures().join("../../fuzz/regressions/convert_tflite-flexbuffers-offset-oob.tflite");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let err = doppler_tools::convert::convert_tflite(&bytes).err().expect("must be rejected");
-    assert!(err.to_string().contains("custom options"), "{err}");
+    let err = doppler_tools::convert::convert_tflite(&bytes).expect_err("must be rejected");
+    assert!(matches!(err, doppler_tools::convert::ConvertError::Malformed(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("op 5 (LceBconv2d): custom options: flexbuffer"), "{msg}");
+}
+
+/// Found by the `convert_tflite` fuzz target (session 2): a float model whose second AVERAGE_POOL_2D
+/// has a 50331648×196608 window with SAME padding over an 8×8 input. TFLite semantics make that a
+/// valid model (each output averages the in-bounds taps), and the validator accepts it; the
+/// reference pooling kernels looped over the whole window (~10^13 taps per output) — a hang. They
+/// now loop over the in-bounds taps only (`Window2d::taps_y` / `taps_x`), so the model converts,
+/// loads and runs in well under a second, with the same result as before.
+#[test]
+fn huge_pool_window_runs_quickly() {
+    let path = fixtures().join("../../fuzz/regressions/convert_tflite-avgpool-huge-window.tflite");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let converted = doppler_tools::convert::convert_tflite(&bytes).expect("a valid model");
+    let blob = converted.blob.as_bytes();
+    let mut arena = vec![0u8; doppler_engine::required_arena_bytes(blob).unwrap() + 16];
+    let off = arena.as_ptr().align_offset(16);
+    let arena = &mut arena[off..];
+    let mut it = doppler_engine::Interpreter::new(blob, arena).unwrap();
+    let t = std::time::Instant::now();
+    it.invoke().unwrap();
+    let first: Vec<u32> = it.output::<f32>(0).unwrap().iter().map(|v| v.to_bits()).collect();
+    it.invoke().unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
+    let second: Vec<u32> = it.output::<f32>(0).unwrap().iter().map(|v| v.to_bits()).collect();
+    assert_eq!(first, second);
 }

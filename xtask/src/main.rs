@@ -409,6 +409,7 @@ fn test() -> Result<bool> {
         ("C API: libdoppler.a (dp_* only), C example and status tests under qemu-user", "examples/c/test.sh"),
         ("bare metal: Cortex-A9 and Cortex-M4F firmware under qemu-system-arm", "targets/run-bare-metal.sh"),
         ("fuzz smoke: 30 s per target (skips without nightly + cargo-fuzz)", "fuzz/smoke.sh"),
+        ("Miri: engine graph tests and a reference-kernel subset (skips without nightly + miri)", "miri.sh"),
     ] {
         steps.push((
             name.into(),

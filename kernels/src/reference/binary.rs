@@ -580,8 +580,8 @@ pub fn max_pool_bits(g: &Window2d, input: &[u32], output: &mut [u32]) {
                 let out_base = ((b * g.out_h + oy) * g.out_w + ox) * wpp;
                 for w in 0..wpp {
                     let mut acc = word_mask(g.in_c, w);
-                    for ky in 0..g.k_h {
-                        for kx in 0..g.k_w {
+                    for ky in g.taps_y(oy) {
+                        for kx in g.taps_x(ox) {
                             if let (Some(y), Some(x)) = (g.in_y(oy, ky), g.in_x(ox, kx)) {
                                 acc &= input[((b * g.in_h + y) * g.in_w + x) * wpp + w];
                             }

@@ -206,9 +206,9 @@ pub fn max_pool_f32(g: &Window2d, act_min: f32, act_max: f32, input: &[f32], out
             for ox in 0..g.out_w {
                 for c in 0..g.in_c {
                     let mut m = f32::NEG_INFINITY;
-                    for ky in 0..g.k_h {
+                    for ky in g.taps_y(oy) {
                         let Some(iy) = g.in_y(oy, ky) else { continue };
-                        for kx in 0..g.k_w {
+                        for kx in g.taps_x(ox) {
                             let Some(ix) = g.in_x(ox, kx) else { continue };
                             let x = input[((b * g.in_h + iy) * g.in_w + ix) * g.in_c + c];
                             // Once `m` is NaN neither branch replaces it.
@@ -239,9 +239,9 @@ pub fn avg_pool_f32(g: &Window2d, act_min: f32, act_max: f32, input: &[f32], out
                 for c in 0..g.in_c {
                     let mut sum = 0.0f32;
                     let mut count = 0usize;
-                    for ky in 0..g.k_h {
+                    for ky in g.taps_y(oy) {
                         let Some(iy) = g.in_y(oy, ky) else { continue };
-                        for kx in 0..g.k_w {
+                        for kx in g.taps_x(ox) {
                             let Some(ix) = g.in_x(ox, kx) else { continue };
                             sum += input[((b * g.in_h + iy) * g.in_w + ix) * g.in_c + c];
                             count += 1;

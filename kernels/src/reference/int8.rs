@@ -402,9 +402,9 @@ pub fn max_pool_i8(g: &Window2d, act_min: i8, act_max: i8, input: &[i8], output:
             for ox in 0..g.out_w {
                 for c in 0..g.out_c {
                     let mut max = i32::from(i8::MIN);
-                    for ky in 0..g.k_h {
+                    for ky in g.taps_y(oy) {
                         let Some(iy) = g.in_y(oy, ky) else { continue };
-                        for kx in 0..g.k_w {
+                        for kx in g.taps_x(ox) {
                             let Some(ix) = g.in_x(ox, kx) else { continue };
                             max = max.max(i32::from(input[((b * g.in_h + iy) * g.in_w + ix) * g.in_c + c]));
                         }
@@ -439,9 +439,9 @@ pub fn avg_pool_i8(g: &Window2d, act_min: i8, act_max: i8, input: &[i8], output:
                 for c in 0..g.out_c {
                     let mut sum: i64 = 0;
                     let mut count: i64 = 0;
-                    for ky in 0..g.k_h {
+                    for ky in g.taps_y(oy) {
                         let Some(iy) = g.in_y(oy, ky) else { continue };
-                        for kx in 0..g.k_w {
+                        for kx in g.taps_x(ox) {
                             let Some(ix) = g.in_x(ox, kx) else { continue };
                             sum += i64::from(input[((b * g.in_h + iy) * g.in_w + ix) * g.in_c + c]);
                             count += 1;

@@ -35,6 +35,8 @@
  *   discard it, stop using it (dp_init again on the same memory replaces it). The arena belongs
  *   to the engine alone until then; write to it only through dp_input_data / dp_set_input.
  *   Pointers from dp_input_data / dp_output_data stay valid for the engine's life.
+ *   Changing the blob under a bound engine is undefined; dp_verify(e) detects it cheaply (one
+ *   CRC-32 pass, on request) and returns DP_ERR_BLOB_CHANGED: then dp_init again.
  *
  * THREADING: the library has no global state. One engine must be used by one thread at a time
  *   (no call on an engine may overlap another call on the same engine). Distinct engines may
@@ -227,6 +229,9 @@ enum dp_status
   // Buffers overlap: two of the engine memory, the blob and the arena (`dp_init`), or a copy's
   // source or destination and the arena (`dp_set_input`, `dp_get_output`).
   DP_ERR_OVERLAP = -706,
+  // `dp_verify`: the blob is no longer the bytes `dp_init` validated (it was modified while the
+  // engine was bound to it, which is undefined by contract; re-initialize the engine).
+  DP_ERR_BLOB_CHANGED = -707,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -376,6 +381,24 @@ int32_t dp_get_output(const struct dp_engine *e, size_t i, uint32_t dtype, void 
 // # Safety
 // As `dp_input_data`.
 int32_t dp_invoke(struct dp_engine *e);
+
+// Checks that the blob the engine was initialized with is still the same bytes: its header's
+// first 12 bytes (magic, version, length, CRC-32) are those `dp_init` saw, and the CRC-32 over
+// the rest of the blob still matches. One pass over the blob (the cost of the CRC check in
+// `dp_init`); no effect on the engine. Returns `DP_OK`, `DP_ERR_NULL_POINTER`,
+// `DP_ERR_BAD_ENGINE`, or `DP_ERR_BLOB_CHANGED`.
+//
+// Changing the blob while an engine is bound to it is undefined behaviour by contract (the
+// header's lifetime rule): this is a cheap detector, not a permission. Call it where the blob
+// may have been rewritten (e.g. after a flash update of the model partition, or before
+// `dp_invoke` when the blob lives in writable memory), and on `DP_ERR_BLOB_CHANGED` stop using
+// the engine and `dp_init` it again. It cannot see a change that keeps the CRC-32 (deliberate
+// collisions are easy: it is a checksum, not a signature), nor one made and undone between two
+// calls.
+//
+// # Safety
+// As `dp_input_count`; besides, the blob memory is still readable (it may have changed).
+int32_t dp_verify(const struct dp_engine *e);
 
 #ifdef __cplusplus
 }  // extern "C"

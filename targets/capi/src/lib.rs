@@ -30,6 +30,7 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of};
 use core::ptr;
 
+use doppler_engine::format::layout::{CRC32, CRC_START};
 use doppler_engine::{DType, Error, Interpreter, TensorInfo};
 
 /// Alignment, in bytes, the blob must have in memory (constants are read in place, by NEON).
@@ -98,6 +99,11 @@ struct Engine {
     interp: Interpreter<'static, 'static>,
     /// Where the arena is (address, length), to refuse copies from or into it.
     arena: (usize, usize),
+    /// Where the blob is (address, length), for `dp_verify`.
+    blob: (usize, usize),
+    /// The blob's first `CRC_START` bytes at `dp_init` (magic, version, length, CRC-32): with a
+    /// CRC-32 over the rest that matches the recorded one, `dp_verify` sees the blob unchanged.
+    head: [u8; CRC_START],
 }
 
 const ENGINE_MAGIC: u32 = u32::from_le_bytes(*b"DPEN");
@@ -390,10 +396,24 @@ pub unsafe extern "C" fn dp_init(
         Ok(i) => i,
         Err(e) => return e.code(),
     };
+    let mut head = [0u8; CRC_START];
+    match blob_bytes.get(..CRC_START) {
+        Some(h) => head.copy_from_slice(h),
+        // Unreachable: a blob that passed validation is longer than its header.
+        None => return DP_ERR_INTERNAL as i32,
+    }
     let handle = engine_mem.cast::<Engine>();
     // SAFETY: `engine_mem` is writable for `size_of::<Engine>()` bytes and aligned for it
     // (checked: DP_ENGINE_ALIGN ≥ align_of::<Engine>()), and overlaps neither slice.
-    unsafe { handle.write(Engine { magic: ENGINE_MAGIC, interp, arena: (arena as usize, arena_len) }) };
+    unsafe {
+        handle.write(Engine {
+            magic: ENGINE_MAGIC,
+            interp,
+            arena: (arena as usize, arena_len),
+            blob: (blob as usize, blob_len),
+            head,
+        })
+    };
     // SAFETY: `out` is writable (contract).
     unsafe { out.write_unaligned(handle.cast::<dp_engine>()) };
     DP_OK as i32
@@ -571,5 +591,58 @@ pub unsafe extern "C" fn dp_get_output(
 pub unsafe extern "C" fn dp_invoke(e: *mut dp_engine) -> i32 {
     // SAFETY: forwarded contract.
     let r = unsafe { engine_mut(e) }.and_then(|e| e.interp.invoke().map_err(code));
+    status(r)
+}
+
+/// Checks that the blob the engine was initialized with is still the same bytes: its header's
+/// first 12 bytes (magic, version, length, CRC-32) are those `dp_init` saw, and the CRC-32 over
+/// the rest of the blob still matches. One pass over the blob (the cost of the CRC check in
+/// `dp_init`); no effect on the engine. Returns `DP_OK`, `DP_ERR_NULL_POINTER`,
+/// `DP_ERR_BAD_ENGINE`, or `DP_ERR_BLOB_CHANGED`.
+///
+/// Changing the blob while an engine is bound to it is undefined behaviour by contract (the
+/// header's lifetime rule): this is a cheap detector, not a permission. Call it where the blob
+/// may have been rewritten (e.g. after a flash update of the model partition, or before
+/// `dp_invoke` when the blob lives in writable memory), and on `DP_ERR_BLOB_CHANGED` stop using
+/// the engine and `dp_init` it again. It cannot see a change that keeps the CRC-32 (deliberate
+/// collisions are easy: it is a checksum, not a signature), nor one made and undone between two
+/// calls.
+///
+/// # Safety
+/// As `dp_input_count`; besides, the blob memory is still readable (it may have changed).
+#[no_mangle]
+pub unsafe extern "C" fn dp_verify(e: *const dp_engine) -> i32 {
+    // SAFETY: forwarded contract.
+    let r = unsafe { engine(e) }.and_then(|e| {
+        let (addr, len) = e.blob;
+        let p = addr as *const u8;
+        let mut head = [0u8; CRC_START];
+        // SAFETY: the blob is `len` ≥ CRC_START readable bytes (checked by `dp_init`, kept
+        // readable by the contract). Volatile: the bytes may have been changed behind the
+        // engine's shared reference, so the compiler must not reuse earlier reads.
+        for (k, h) in head.iter_mut().enumerate() {
+            *h = unsafe { ptr::read_volatile(p.add(k)) };
+        }
+        if head != e.head {
+            return Err(DP_ERR_BLOB_CHANGED as i32);
+        }
+        let mut digest = CRC32.digest();
+        let mut chunk = [0u8; 64];
+        let mut at = CRC_START;
+        while at < len {
+            let n = chunk.len().min(len - at);
+            for (k, c) in chunk[..n].iter_mut().enumerate() {
+                // SAFETY: `at + k < len`: inside the blob (as above).
+                *c = unsafe { ptr::read_volatile(p.add(at + k)) };
+            }
+            digest.update(&chunk[..n]);
+            at += n;
+        }
+        let crc = u32::from_le_bytes([e.head[8], e.head[9], e.head[10], e.head[11]]);
+        if digest.finalize() != crc {
+            return Err(DP_ERR_BLOB_CHANGED as i32);
+        }
+        Ok(())
+    });
     status(r)
 }

@@ -129,6 +129,9 @@ pub enum dp_status {
     /// Buffers overlap: two of the engine memory, the blob and the arena (`dp_init`), or a copy's
     /// source or destination and the arena (`dp_set_input`, `dp_get_output`).
     DP_ERR_OVERLAP = -706,
+    /// `dp_verify`: the blob is no longer the bytes `dp_init` validated (it was modified while the
+    /// engine was bound to it, which is undefined by contract; re-initialize the engine).
+    DP_ERR_BLOB_CHANGED = -707,
 }
 
 pub use dp_status::*;
@@ -186,6 +189,7 @@ pub(crate) const STATUS: &[(dp_status, &str)] = &[
     (DP_ERR_BAD_ENGINE, "not an initialized engine (dp_init did not succeed on it)\0"),
     (DP_ERR_BAD_LENGTH, "pointer + length runs past the end of the address space\0"),
     (DP_ERR_OVERLAP, "buffers overlap (engine memory, blob, arena)\0"),
+    (DP_ERR_BLOB_CHANGED, "blob changed since dp_init (re-initialize the engine)\0"),
 ];
 
 /// The message for codes not in [`STATUS`].

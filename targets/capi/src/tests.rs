@@ -80,7 +80,7 @@ fn header_declares_every_exported_function() {
         })
         .collect();
     assert_eq!(declared, exported);
-    assert_eq!(declared.len(), 14, "{declared:?}");
+    assert_eq!(declared.len(), 15, "{declared:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,12 +236,12 @@ fn status_table_is_complete_and_distinct() {
         assert!(m.ends_with('\0') && m.len() > 1 && !m[..m.len() - 1].contains('\0'), "{c:?}");
         assert_ne!(message_of(*c as i32), "unknown status");
     }
-    assert_eq!(STATUS.len(), 1 + 38 + 6 + 6);
+    assert_eq!(STATUS.len(), 1 + 38 + 6 + 7);
 }
 
 #[test]
 fn unknown_codes() {
-    for code in [1, 2, -1, -100, -110, -600, -606, -700, -707, -1000, i32::MIN, i32::MAX] {
+    for code in [1, 2, -1, -100, -110, -600, -606, -700, -708, -1000, i32::MIN, i32::MAX] {
         assert_eq!(message_of(code), "unknown status", "{code}");
     }
     assert_eq!(message_of(0), "ok");
@@ -878,6 +878,38 @@ fn every_status_code_is_reachable() {
     assert!(unsafe { dp_input_data(e2, 0) }.is_null());
     // SAFETY: NULL handles.
     assert_eq!(unsafe { dp_output_count(std::ptr::null()) }, 0);
+
+    // ---- dp_verify: a blob changed behind a bound engine (undefined by contract, detected)
+    let mut copy = Buf::new(bytes.len());
+    copy.bytes()[..bytes.len()].copy_from_slice(bytes);
+    let copy_p = copy.ptr();
+    let mut arena2 = Buf::new(needed);
+    let mut mem2 = Buf::new(n);
+    let mut e3 = std::ptr::null_mut();
+    expect(
+        "init on a RAM copy",
+        init(mem2.ptr(), n, copy_p, bytes.len(), arena2.ptr(), needed, &mut e3),
+        DP_OK,
+    );
+    // SAFETY: `e3` is a live engine; its blob is `copy`, alive until the end of the test.
+    let verify = |e: *const dp_engine| unsafe { dp_verify(e) };
+    expect("verify unchanged", verify(e3), DP_OK);
+    let poke = |at: usize, x: u8| {
+        // SAFETY: `at` < blob length; the write models a C caller (or a flash update) changing
+        // the blob behind the engine, through the buffer's own pointer.
+        unsafe {
+            let p = copy_p.cast::<u8>().add(at);
+            p.write_volatile(p.read_volatile() ^ x);
+        }
+    };
+    for at in [0, 8, 11, 12, bytes.len() / 2, bytes.len() - 1] {
+        poke(at, 0x01);
+        expect("verify after a bit flip", verify(e3), DP_ERR_BLOB_CHANGED);
+        poke(at, 0x01);
+        expect("verify after undoing it", verify(e3), DP_OK);
+    }
+    expect("verify NULL", verify(std::ptr::null()), DP_ERR_NULL_POINTER);
+    expect("verify a dead handle", verify(e2), DP_ERR_BAD_ENGINE);
 
     let all: BTreeSet<i32> =
         STATUS.iter().map(|(c, _)| *c as i32).filter(|&c| c != DP_ERR_INTERNAL as i32).collect();

@@ -12,7 +12,7 @@ use doppler_model_format::writer::{Builder, Quant, TensorId};
 use doppler_model_format::{DType, OpCode};
 
 use super::schema_generated::tflite as fb;
-use super::tables;
+use super::{flex, tables};
 use super::{ConvertError, ConvertOptions, ConvertReport, ConvertedModel, OpReport};
 
 type Result<T> = std::result::Result<T, ConvertError>;
@@ -1662,27 +1662,9 @@ fn lce_options(op: &SOp) -> Result<HashMap<String, i64>> {
     if op.raw.custom_options_format() != fb::CustomOptionsFormat::FLEXBUFFERS {
         return Err(e(op).unsupported("custom options not in flexbuffer format"));
     }
-    // `flexbuffers` 25.12 does not bounds-check nested offsets: a malformed map panics inside
-    // `iter_keys` (found by the `convert_tflite` fuzz target). Contain that panic here and report
-    // the options as malformed — a converter must never crash on its input.
-    let parsed = std::panic::catch_unwind(|| -> std::result::Result<HashMap<String, i64>, String> {
-        let root = flexbuffers::Reader::get_root(raw).map_err(|err| err.to_string())?;
-        let map = root.get_map().map_err(|err| err.to_string())?;
-        let mut out = HashMap::new();
-        for (k, v) in map.iter_keys().zip(map.iter_values()) {
-            let n = match v.flexbuffer_type() {
-                t if t.is_int() || t.is_uint() || t == flexbuffers::FlexBufferType::Bool => v.as_i64(),
-                _ => continue,
-            };
-            out.insert(k.to_string(), n);
-        }
-        Ok(out)
-    });
-    match parsed {
-        Ok(Ok(map)) => Ok(map),
-        Ok(Err(err)) => Err(e(op).malformed(format!("custom options: {err}"))),
-        Err(_) => Err(e(op).malformed("custom options: corrupt flexbuffer".to_string())),
-    }
+    // A bounds-checked reader of our own: the `flexbuffers` crate panics on malformed nested
+    // offsets (fuzz finding 1, docs/SECURITY.md).
+    flex::int_map(raw).map_err(|err| e(op).malformed(format!("custom options: {err}")))
 }
 
 fn opt(op: &SOp, m: &HashMap<String, i64>, key: &str, default: Option<i64>) -> Result<i64> {

@@ -2,8 +2,8 @@
 //!
 //! The flatbuffer is read with the `flatbuffers` crate through code that `flatc` generated from
 //! TensorFlow's own `schema.fbs` ([`schema_generated`]), with the verifier on: a malformed file
-//! is an error, never a panic. LCE's custom ops carry flexbuffer options, read with the
-//! `flexbuffers` crate.
+//! is an error, never a panic. LCE's custom ops carry flexbuffer options, read by [`flex`], a
+//! bounds-checked reader of their one shape (an int/bool map).
 //!
 //! Lowering works op by op, in the model's execution order, onto
 //! [`doppler_model_format::writer::Builder`], which plans the arena and validates the blob with
@@ -20,6 +20,7 @@
 #[rustfmt::skip]
 mod schema_generated;
 
+mod flex;
 mod lower;
 mod tables;
 
