@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod npy;
 pub mod runner;
 pub mod study;
+pub mod style;
 mod table;
 
 use std::fmt;

@@ -1,0 +1,58 @@
+//! ONNX importer tests on graphs built here (and, when `../shared/models/` is present, the
+//! fast-neural-style models against onnxruntime's outputs in `examples/style/`).
+
+use super::*;
+use crate::style::{Image, Runner};
+use std::path::PathBuf;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn shared_model(name: &str) -> Option<Vec<u8>> {
+    let p = repo().join("../shared/models").join(name);
+    match std::fs::read(&p) {
+        Ok(b) => Some(b),
+        Err(_) => {
+            eprintln!("skipped: {} not found", p.display());
+            None
+        }
+    }
+}
+
+fn npy_f32(path: &std::path::Path) -> Option<Vec<f32>> {
+    match crate::npy::read(path) {
+        Ok(a) => match a.data {
+            crate::npy::Data::F32(v) => Some(v),
+            _ => None,
+        },
+        Err(_) => {
+            eprintln!("skipped: {} not found", path.display());
+            None
+        }
+    }
+}
+
+/// Float candy/mosaic at 64×64 against onnxruntime's outputs (`examples/style/ref_*`).
+#[test]
+fn fns_float_matches_onnxruntime() {
+    for style in ["candy", "mosaic"] {
+        let Some(bytes) = shared_model(&format!("fns_{style}.onnx")) else { return };
+        let dir = repo().join("examples/style");
+        let (Some(x), Some(want)) = (
+            npy_f32(&dir.join(format!("ref_{style}_64_in.npy"))),
+            npy_f32(&dir.join(format!("ref_{style}_64_out.npy"))),
+        ) else {
+            return;
+        };
+        let opts = OnnxOptions { height: 64, width: 64, ..Default::default() };
+        let c = convert_onnx(&bytes, &opts).unwrap();
+        let mut r = Runner::new(c.model.blob.as_bytes()).unwrap();
+        let y = r.run(&Image { h: 64, w: 64, data: x }).unwrap();
+        let max = y.data.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let mean =
+            y.data.iter().zip(&want).map(|(a, b)| f64::from((a - b).abs())).sum::<f64>() / want.len() as f64;
+        eprintln!("{style}: max |doppler − onnxruntime| = {max}, mean {mean:e}");
+        assert!(max < 0.01, "{style}: max diff {max}");
+    }
+}
