@@ -4,6 +4,7 @@
     /work/venv-style/bin/python tools/style/train_binary.py check      # Keras float vs onnxruntime
     /work/venv-style/bin/python tools/style/train_binary.py untrained  # binarize only, export, PSNR
     /work/venv-style/bin/python tools/style/train_binary.py train      # distill, export, PSNR
+    /work/venv-style/bin/python tools/style/train_binary.py export     # export the last checkpoint
 
 The TransformerNet is rebuilt in Keras (NHWC): reflect padding by tf.pad, InstanceNorm as a small
 custom layer (biased variance, eps 1e-5, affine), nearest x2 upsampling by UpSampling2D; float
@@ -400,9 +401,18 @@ def cmd_train():
     evaluate(student, f"distilled {STEPS} steps", m)
 
 
+def cmd_export():
+    """Export + evaluate the last checkpoint of `train` (STYLE_RUN/student.weights.h5)."""
+    student = TransformerNet(True)
+    student(tf.zeros((1, 16, 16, 3)))
+    student.load_weights(os.path.join(RUN, "student.weights.h5"))
+    m = export(student)
+    evaluate(student, "distilled (checkpoint)", m)
+
+
 def psnr_from_mse(mse):
     return 10 * np.log10(255.0**2 / max(mse, 1e-9))
 
 
 if __name__ == "__main__":
-    {"check": cmd_check, "untrained": cmd_untrained, "train": cmd_train}[sys.argv[1] if len(sys.argv) > 1 else "train"]()
+    {"check": cmd_check, "untrained": cmd_untrained, "train": cmd_train, "export": cmd_export}[sys.argv[1] if len(sys.argv) > 1 else "train"]()
