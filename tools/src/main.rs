@@ -52,13 +52,40 @@ enum Command {
         #[arg(long = "expect", value_name = "E.npy")]
         expect: Vec<PathBuf>,
     },
-    /// Convert a TensorFlow Lite or Larq Compute Engine model (.tflite) into a blob.
+    /// Convert a TensorFlow Lite / Larq Compute Engine model (.tflite) or an ONNX model (.onnx)
+    /// into a blob.
+    ///
+    /// ONNX: the blob's input is NHWC float32 [1, H, W, C] (H×W from --size); QDQ models become
+    /// int8 where the model says; --int8 --calibrate DIR makes every other convolution int8 from
+    /// activation ranges recorded on the PNG photos in DIR. See docs/STYLE.md.
     Convert {
-        /// The .tflite model.
-        #[arg(value_name = "IN.tflite")]
+        /// The .tflite or .onnx model.
+        #[arg(value_name = "IN")]
         input: PathBuf,
         /// Where to write the blob.
         #[arg(short, long, value_name = "OUT.dpl")]
+        output: PathBuf,
+        /// ONNX: the static input size HxW.
+        #[arg(long, value_name = "HxW", default_value = "256x256")]
+        size: String,
+        /// ONNX: int8 convolutions from Doppler's own calibration (needs --calibrate).
+        #[arg(long, requires = "calibrate")]
+        int8: bool,
+        /// ONNX: directory of PNG photos for the int8 calibration (resized/cropped to --size).
+        #[arg(long, value_name = "DIR")]
+        calibrate: Option<PathBuf>,
+    },
+    /// Run an image-to-image blob (float32 [1, H, W, 3] in and out, 0..255) on a photo: the
+    /// photo is scaled to cover H×W and centre-cropped; the output is clamped to 0..255.
+    Stylize {
+        /// The model blob.
+        #[arg(value_name = "MODEL.dpl")]
+        model: PathBuf,
+        /// The photo (PNG).
+        #[arg(value_name = "IN.png")]
+        input: PathBuf,
+        /// The stylized PNG.
+        #[arg(short, long, value_name = "OUT.png")]
         output: PathBuf,
     },
     /// The compression study: convert, evaluate and count every variant in examples/study/
@@ -120,7 +147,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { model } => cmd_inspect(&model),
         Command::Run { model, inputs, outputs, expect } => cmd_run(&model, &inputs, &outputs, &expect),
-        Command::Convert { input, output } => cmd_convert(&input, &output),
+        Command::Convert { input, output, size, int8, calibrate } => {
+            cmd_convert(&input, &output, &size, int8, calibrate.as_deref())
+        }
+        Command::Stylize { model, input, output } => cmd_stylize(&model, &input, &output),
         Command::MakeExamples { dir } => cmd_make_examples(&dir),
         Command::Study { dir, report, subset, no_qemu } => {
             doppler_tools::study::run(&doppler_tools::study::Options {
@@ -223,10 +253,27 @@ fn cmd_run(path: &Path, inputs: &[PathBuf], outputs: &[PathBuf], expect: &[PathB
     Ok(())
 }
 
-fn cmd_convert(input: &Path, output: &Path) -> Result<()> {
+fn cmd_convert(input: &Path, output: &Path, size: &str, int8: bool, calib: Option<&Path>) -> Result<()> {
     let bytes = std::fs::read(input).map_err(|e| Error(format!("cannot read {}: {e}", input.display())))?;
-    let converted = doppler_tools::convert::convert_tflite(&bytes)
-        .map_err(|e| Error(format!("{}: {e}", input.display())))?;
+    let is_tflite = bytes.get(4..8) == Some(b"TFL3".as_slice());
+    if is_tflite && (int8 || calib.is_some()) {
+        return Err(Error::new("--int8/--calibrate apply to ONNX models only"));
+    }
+    if calib.is_some() && !int8 {
+        return Err(Error::new("--calibrate needs --int8"));
+    }
+    let converted = if is_tflite {
+        doppler_tools::convert::convert_tflite(&bytes).map_err(|e| Error(format!("{}: {e}", input.display())))?
+    } else {
+        let (h, w) = doppler_tools::style::parse_size(size)?;
+        let c = doppler_tools::style::convert_onnx_file(&bytes, h, w, calib)
+            .map_err(|e| Error(format!("{}: {}", input.display(), e.0)))?;
+        out(&format!(
+            "convolutions: {} float32, {} int8, {} binary\n",
+            c.convs[0], c.convs[1], c.convs[2]
+        ));
+        c.model
+    };
     std::fs::write(output, converted.blob.as_bytes())
         .map_err(|e| Error(format!("cannot write {}: {e}", output.display())))?;
     out(&format!(
@@ -234,6 +281,26 @@ fn cmd_convert(input: &Path, output: &Path) -> Result<()> {
         converted.report,
         output.display(),
         group(converted.report.blob_bytes)
+    ));
+    Ok(())
+}
+
+fn cmd_stylize(model: &Path, input: &Path, output: &Path) -> Result<()> {
+    let blob = runner::load_blob(model)?;
+    let mut r = doppler_tools::style::Runner::new(blob.as_bytes())
+        .map_err(|e| Error(format!("{}: {}", model.display(), e.0)))?;
+    let img = doppler_tools::style::load_photo(input, r.h, r.w)?;
+    let t = std::time::Instant::now();
+    let y = r.run(&img)?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    doppler_tools::style::save_png(output, &y)?;
+    out(&format!(
+        "stylized {} ({}x{}, arena {} bytes) in {ms:.0} ms -> {}\n",
+        input.display(),
+        r.h,
+        r.w,
+        group(r.arena_bytes()),
+        output.display()
     ));
     Ok(())
 }

@@ -166,23 +166,66 @@ pub fn calibrate(onnx_bytes: &[u8], opts: &OnnxOptions, images: &[Image]) -> Res
     )
     .map_err(|e| Error(format!("calibration model: {e}")))?;
     let names = float.output_names.clone();
-    let mut r = Runner::new(float.model.blob.as_bytes())?;
+    let blob = float.model.blob.as_bytes();
+    // Two threads, each with its own arena.
+    let parts: Vec<Result<Vec<(f32, f32)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = images
+            .chunks(images.len().div_ceil(2).max(1))
+            .map(|part| {
+                let n = names.len();
+                s.spawn(move || -> Result<Vec<(f32, f32)>> {
+                    let mut r = Runner::new(blob)?;
+                    let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); n];
+                    for img in part {
+                        r.run_with(&img.data, |k, o| {
+                            if let Some(m) = ranges.get_mut(k) {
+                                for &v in o {
+                                    m.0 = m.0.min(v);
+                                    m.1 = m.1.max(v);
+                                }
+                            }
+                        })?;
+                    }
+                    Ok(ranges)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::new("thread panicked")))).collect()
+    });
     let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); names.len()];
-    for img in images {
-        r.run_with(&img.data, |k, o| {
-            if let Some(m) = ranges.get_mut(k) {
-                for &v in o {
-                    m.0 = m.0.min(v);
-                    m.1 = m.1.max(v);
-                }
-            }
-        })?;
+    for p in parts {
+        for (m, r) in ranges.iter_mut().zip(p?) {
+            m.0 = m.0.min(r.0);
+            m.1 = m.1.max(r.1);
+        }
     }
     let mut c = Calibration::default();
     for (n, m) in names.into_iter().zip(ranges) {
         c.ranges.insert(n, m);
     }
     Ok(c)
+}
+
+/// `"256x256"` → (256, 256).
+pub fn parse_size(s: &str) -> Result<(usize, usize)> {
+    let bad = || Error(format!("--size {s}: expected HxW, e.g. 256x256"));
+    let (h, w) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (h, w): (usize, usize) = (h.trim().parse().map_err(|_| bad())?, w.trim().parse().map_err(|_| bad())?);
+    if h == 0 || w == 0 || h > 8192 || w > 8192 {
+        return Err(bad());
+    }
+    Ok((h, w))
+}
+
+/// `doppler convert` for ONNX: float (or QDQ as the model says), or with Doppler's int8
+/// calibration on the PNGs of `calib`.
+pub fn convert_onnx_file(bytes: &[u8], h: usize, w: usize, calib: Option<&Path>) -> Result<onnx::OnnxConverted> {
+    let mut opts = OnnxOptions { height: h, width: w, ..Default::default() };
+    if let Some(dir) = calib {
+        let images = pngs(dir)?.iter().map(|p| load_photo(p, h, w)).collect::<Result<Vec<_>>>()?;
+        opts.calibration = Some(calibrate(bytes, &opts, &images)?);
+    }
+    onnx::convert_onnx(bytes, &opts).map_err(|e| Error(e.to_string()))
 }
 
 /// PSNR in dB of `a` against the reference `b`, both as 8-bit images (rounded, clamped).

@@ -361,6 +361,9 @@ struct Cx<'m> {
     depth: usize,
     /// The image input's name (its range is 0..255 unless calibrated otherwise).
     input_name: String,
+    /// While a QuantizeLinear pulls its quantization up through copy ops (Pad, Resize, Relu):
+    /// the quantization to use instead of a calibrated one.
+    force_q: Option<Quant>,
 }
 
 /// NCHW dims → the blob's NHWC dims.
@@ -423,6 +426,9 @@ impl<'m> Cx<'m> {
     }
 
     fn calibrated(&self, name: &str) -> Result<Quant> {
+        if let Some(q) = self.force_q {
+            return Ok(q);
+        }
         let c = self.calib.ok_or_else(|| {
             unsupported(format!(
                 "tensor '{name}' must be int8 here but has no quantization (QDQ) and no calibration was given"
@@ -552,6 +558,7 @@ pub fn convert_onnx(bytes: &[u8], options: &OnnxOptions) -> Result<OnnxConverted
         convs: [0; 3],
         depth: 0,
         input_name: String::new(),
+        force_q: None,
     };
     for t in &g.initializer {
         cx.consts.insert(t.name.clone(), decode_tensor(t)?);
@@ -1095,9 +1102,24 @@ fn quantize_linear(cx: &mut Cx, i: usize) -> Result<()> {
         cx.note = Some("same quantization as its input: no op".into());
         return Ok(());
     }
-    let xf = cx.get(&x, Want::F32)?;
-    let v = cx.new_act(DType::I8, shape, Some(q));
-    cx.emit(OpCode::Quantize, &[xf.id], &[v.id], &NoParams {});
+    // Quantize before copy ops (Pad, Resize, Relu) rather than after: the same values, and the
+    // copies then move int8.
+    let copy = producer_of(cx, &x).is_some_and(|k| matches!(cx.nodes[k].op_type.as_str(), "Pad" | "Resize" | "Upsample" | "Relu"));
+    let v = if copy && src.i8.is_none() && src.f32.is_none() {
+        cx.force_q = Some(q);
+        let v = cx.get(&x, Want::I8);
+        cx.force_q = None;
+        let v = v?;
+        if v.quant != Some(q) {
+            return Err(node.bad("quantization pulled through copy ops changed"));
+        }
+        v
+    } else {
+        let xf = cx.get(&x, Want::F32)?;
+        let v = cx.new_act(DType::I8, shape, Some(q));
+        cx.emit(OpCode::Quantize, &[xf.id], &[v.id], &NoParams {});
+        v
+    };
     if let Some(e) = cx.entries.get_mut(&name) {
         e.i8 = Some(v);
     }
@@ -1351,8 +1373,11 @@ fn conv(cx: &mut Cx, i: usize) -> Result<()> {
         return binary_conv(cx, i, k, &wc, &bias, g);
     }
     // QDQ: int8 input available and quantized weights.
+    // QDQ: int8 input and quantized weights. int8 when the output is quantized too (by a
+    // QuantizeLinear, or by calibration); else the float convolution of the dequantized values,
+    // which is what the QDQ graph means.
     let qdq_in = cx.entry(&x)?.i8.is_some() && cx.qconsts.contains_key(&wname);
-    if qdq_in {
+    if qdq_in && (quantized_by(cx, &node.n.output[0]).is_some() || cx.calib.is_some()) {
         return qdq_conv(cx, i, &x, &wname, g);
     }
     let wf = wc.f32s().ok_or_else(|| node.err("filter must be float"))?;
@@ -1435,6 +1460,14 @@ fn calibrated_conv(
     Ok(())
 }
 
+/// The QuantizeLinear node that is the only consumer of `name`, if so.
+fn quantized_by(cx: &Cx, name: &str) -> Option<usize> {
+    match cx.consumers.get(name).map(Vec::as_slice) {
+        Some([k]) if cx.nodes[*k].op_type == "QuantizeLinear" => Some(*k),
+        _ => None,
+    }
+}
+
 fn qdq_conv(cx: &mut Cx, i: usize, x: &str, wname: &str, g: ConvGeom) -> Result<()> {
     let node = cx.node(i);
     let xv = cx.get(x, Want::I8)?;
@@ -1483,12 +1516,16 @@ fn qdq_conv(cx: &mut Cx, i: usize, x: &str, wname: &str, g: ConvGeom) -> Result<
     if bias.len() != oc {
         return Err(node.bad("bias length"));
     }
-    // The output must be quantized by the (only) consumer, a QuantizeLinear.
+    // The output: quantized by its only consumer, a QuantizeLinear, or calibrated.
     let out = node.n.output[0].clone();
-    let cons = cx.consumers.get(&out).cloned().unwrap_or_default();
-    let qn = match cons.as_slice() {
-        [k] if cx.nodes[*k].op_type == "QuantizeLinear" => *k,
-        _ => return Err(node.err("QDQ Conv whose output is not quantized by a single QuantizeLinear")),
+    let Some(qn) = quantized_by(cx, &out) else {
+        let yq = cx.calibrated(&out)?;
+        let y = emit_int8_conv(cx, i, xv, &wq, &wc.dims, &ws, &bias, yq, &g)?;
+        cx.define(&cx.node(i), g.out)?;
+        cx.set(&out, g.out, Want::I8, y)?;
+        cx.convs[1] += 1;
+        cx.note = Some("int8 (QDQ input and weights, calibrated output range)".into());
+        return Ok(());
     };
     let q = cx.node(qn);
     let scale = cx.const_of(&q, 1)?.and_then(Const::scalar_f32).ok_or_else(|| q.err("y_scale"))?;

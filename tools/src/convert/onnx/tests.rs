@@ -56,3 +56,34 @@ fn fns_float_matches_onnxruntime() {
         assert!(max < 0.01, "{style}: max diff {max}");
     }
 }
+
+fn local(name: &str) -> Option<Vec<u8>> {
+    let p = repo().join("examples/style").join(name);
+    match std::fs::read(&p) {
+        Ok(b) => Some(b),
+        Err(_) => {
+            eprintln!("skipped: {} not found", p.display());
+            None
+        }
+    }
+}
+
+/// The QDQ model (onnxruntime's quantizer) without calibration: int8 inputs as the model says,
+/// float convolutions of the dequantized values — the graph's own meaning — against
+/// onnxruntime's output on the astronaut photo (256×256, slow in debug builds: --ignored).
+#[test]
+#[ignore]
+fn qdq_as_float_matches_onnxruntime() {
+    let (Some(bytes), Some(want)) =
+        (local("candy_qdq.onnx"), npy_f32(&repo().join("examples/style/ref_candy_qdq_256_out.npy")))
+    else {
+        return;
+    };
+    let c = convert_onnx(&bytes, &OnnxOptions::default()).unwrap();
+    eprintln!("{}", c.model.report);
+    let x = crate::style::load_photo(&repo().join("examples/style/photos/astronaut.png"), 256, 256).unwrap();
+    let mut r = Runner::new(c.model.blob.as_bytes()).unwrap();
+    let y = r.run(&x).unwrap();
+    let max = y.data.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    eprintln!("qdq: max |doppler − onnxruntime| = {max}");
+}
