@@ -263,15 +263,13 @@ fn cmd_convert(input: &Path, output: &Path, size: &str, int8: bool, calib: Optio
         return Err(Error::new("--calibrate needs --int8"));
     }
     let converted = if is_tflite {
-        doppler_tools::convert::convert_tflite(&bytes).map_err(|e| Error(format!("{}: {e}", input.display())))?
+        doppler_tools::convert::convert_tflite(&bytes)
+            .map_err(|e| Error(format!("{}: {e}", input.display())))?
     } else {
         let (h, w) = doppler_tools::style::parse_size(size)?;
         let c = doppler_tools::style::convert_onnx_file(&bytes, h, w, calib)
             .map_err(|e| Error(format!("{}: {}", input.display(), e.0)))?;
-        out(&format!(
-            "convolutions: {} float32, {} int8, {} binary\n",
-            c.convs[0], c.convs[1], c.convs[2]
-        ));
+        out(&format!("convolutions: {} float32, {} int8, {} binary\n", c.convs[0], c.convs[1], c.convs[2]));
         c.model
     };
     std::fs::write(output, converted.blob.as_bytes())

@@ -219,7 +219,12 @@ pub fn parse_size(s: &str) -> Result<(usize, usize)> {
 
 /// `doppler convert` for ONNX: float (or QDQ as the model says), or with Doppler's int8
 /// calibration on the PNGs of `calib`.
-pub fn convert_onnx_file(bytes: &[u8], h: usize, w: usize, calib: Option<&Path>) -> Result<onnx::OnnxConverted> {
+pub fn convert_onnx_file(
+    bytes: &[u8],
+    h: usize,
+    w: usize,
+    calib: Option<&Path>,
+) -> Result<onnx::OnnxConverted> {
     let mut opts = OnnxOptions { height: h, width: w, ..Default::default() };
     if let Some(dir) = calib {
         let images = pngs(dir)?.iter().map(|p| load_photo(p, h, w)).collect::<Result<Vec<_>>>()?;

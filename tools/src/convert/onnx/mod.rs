@@ -1104,7 +1104,8 @@ fn quantize_linear(cx: &mut Cx, i: usize) -> Result<()> {
     }
     // Quantize before copy ops (Pad, Resize, Relu) rather than after: the same values, and the
     // copies then move int8.
-    let copy = producer_of(cx, &x).is_some_and(|k| matches!(cx.nodes[k].op_type.as_str(), "Pad" | "Resize" | "Upsample" | "Relu"));
+    let copy = producer_of(cx, &x)
+        .is_some_and(|k| matches!(cx.nodes[k].op_type.as_str(), "Pad" | "Resize" | "Upsample" | "Relu"));
     let v = if copy && src.i8.is_none() && src.f32.is_none() {
         cx.force_q = Some(q);
         let v = cx.get(&x, Want::I8);

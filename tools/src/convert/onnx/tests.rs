@@ -87,3 +87,27 @@ fn qdq_as_float_matches_onnxruntime() {
     let max = y.data.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     eprintln!("qdq: max |doppler − onnxruntime| = {max}");
 }
+
+/// The binary candy network (`Pad → Sign → Conv` blocks lowered to BPack → BConv2d) against
+/// onnxruntime at 64×64. ONNX's Sign(0) = 0 and Doppler's +1 differ only where an input is
+/// exactly 0.0, which a float InstanceNorm output practically never is.
+#[test]
+fn binary_candy_matches_onnxruntime() {
+    let dir = repo().join("examples/style");
+    let (Some(bytes), Some(x), Some(want)) = (
+        local("candy_binary.onnx"),
+        npy_f32(&dir.join("ref_candy_64_in.npy")),
+        npy_f32(&dir.join("ref_candy_binary_64_out.npy")),
+    ) else {
+        return;
+    };
+    let c = convert_onnx(&bytes, &OnnxOptions { height: 64, width: 64, ..Default::default() }).unwrap();
+    assert_eq!(c.convs, [6, 0, 10]);
+    let mut r = Runner::new(c.model.blob.as_bytes()).unwrap();
+    let y = r.run(&Image { h: 64, w: 64, data: x }).unwrap();
+    let max = y.data.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let mean =
+        y.data.iter().zip(&want).map(|(a, b)| f64::from((a - b).abs())).sum::<f64>() / want.len() as f64;
+    eprintln!("binary: max |doppler − onnxruntime| = {max}, mean {mean:e}");
+    assert!(max < 0.05, "binary: max diff {max}");
+}
