@@ -2,6 +2,8 @@
 """int8 QDQ version of fns_candy.onnx by onnxruntime's static post-training quantizer.
 
     /work/venv-style/bin/python tools/style/quantize_qdq.py [--sweep]
+    /work/venv-style/bin/python tools/style/quantize_qdq.py --float conv1 [--save]  # conv1 kept float
+    /work/venv-style/bin/python tools/style/quantize_qdq.py --conv-out-float [--save]  # no Q/DQ after Conv
 
 1. Fix the input shape to [1,3,256,256] (the float model has symbolic H, W; a static shape lets
    onnxruntime's pre-processing run full shape inference) and run quant_pre_process.
@@ -80,15 +82,22 @@ def static_model(src, dst):
     onnx.save(m, dst)
 
 
-def quantize(dst, calib, method=CalibrationMethod.MinMax, act=QuantType.QInt8, ops=("Conv",), extra=None):
+def quantize(dst, calib, method=CalibrationMethod.MinMax, act=QuantType.QInt8, ops=("Conv",), extra=None,
+             float_convs=None):
     tmp = tempfile.mkdtemp()
     st = os.path.join(tmp, "static.onnx")
     pre = os.path.join(tmp, "pre.onnx")
     static_model(os.path.join(MODELS, "fns_candy.onnx"), st)
     quant_pre_process(st, pre, skip_symbolic_shape=True)
+    m = onnx.load(pre)
+    for i, n in enumerate(m.graph.node):  # names, so that nodes can be excluded by weight name
+        if not n.name:
+            n.name = f"{n.op_type}_{i}"
+    onnx.save(m, pre)
+    excl = [n.name for n in m.graph.node if n.op_type == "Conv" and n.input[1][:-2] in (float_convs or ())]
     quantize_static(pre, dst, Reader(calib), quant_format=QuantFormat.QDQ, per_channel=True,
                     weight_type=QuantType.QInt8, activation_type=act, calibrate_method=method,
-                    op_types_to_quantize=list(ops), extra_options=extra or {})
+                    op_types_to_quantize=list(ops), nodes_to_exclude=excl, extra_options=extra or {})
 
 
 def evaluate(path, photos, floats):
@@ -102,6 +111,11 @@ def main():
     fs = session(os.path.join(MODELS, "fns_candy.onnx"))
     floats = [run(fs, p) for p in photos]
     configs = {"minmax_s8": {}}
+    if "--float" in sys.argv:  # --float conv1[,conv2...]: keep these convs float (mixed precision)
+        fl = sys.argv[sys.argv.index("--float") + 1].split(",")
+        configs = {"minmax_s8_float_" + "_".join(fl): dict(float_convs=fl)}
+    if "--conv-out-float" in sys.argv:  # no Q/DQ on Conv outputs: Conv -> float -> InstanceNorm
+        configs = {"minmax_s8_outfloat": dict(extra={"OpTypesToExcludeOutputQuantization": ["Conv"]})}
     if "--sweep" in sys.argv:
         configs.update({
             "minmax_u8": dict(act=QuantType.QUInt8),
@@ -111,7 +125,10 @@ def main():
         })
     dst = os.path.join(OUT, "candy_qdq.onnx")
     for name, kw in configs.items():
-        path = dst if name == "minmax_s8" else os.path.join(tempfile.mkdtemp(), name + ".onnx")
+        if name.startswith("minmax_s8_float_") or name == "minmax_s8_outfloat":
+            dst = os.path.join(OUT if "--save" in sys.argv else tempfile.mkdtemp(),
+                               "candy_qdq_" + name[len("minmax_s8_"):] + ".onnx")
+        path = dst if name.startswith("minmax_s8") else os.path.join(tempfile.mkdtemp(), name + ".onnx")
         quantize(path, calib, **kw)
         p = evaluate(path, photos, floats)
         print(f"{name}: PSNR vs float " + " ".join(f"{n[:-4]}={v:.2f}" for n, v in zip(names, p))
@@ -123,7 +140,8 @@ def main():
     print("candy_qdq.onnx ops:", ops)
     astro = photos[names.index("astronaut.png")]
     y = run(q, astro)[None].astype(np.float32)
-    np.save(os.path.join(OUT, "ref_candy_qdq_256_out.npy"), y)
+    if dst.startswith(OUT):
+        np.save(os.path.join(OUT, os.path.basename(dst)[:-5].replace("candy_", "ref_candy_") + "_256_out.npy"), y)
 
 
 if __name__ == "__main__":
