@@ -15,6 +15,7 @@ pub mod npy;
 pub mod runner;
 pub mod study;
 pub mod style;
+pub mod style_report;
 mod table;
 
 use std::fmt;

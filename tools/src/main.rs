@@ -107,6 +107,34 @@ enum Command {
         #[arg(long)]
         no_qemu: bool,
     },
+    /// The style-transfer report: convert the float / int8 / int8-QDQ / binary fast-neural-style
+    /// variants, run them on the photo set, count instructions per frame under QEMU and write
+    /// docs/STYLE.md with the pictures in docs/style/.
+    ///
+    /// Run from the repository root; needs ../shared/models/fns_candy.onnx and examples/style/.
+    StyleReport {
+        #[arg(long, value_name = "ONNX", default_value = "../shared/models/fns_candy.onnx")]
+        float: PathBuf,
+        #[arg(long, value_name = "ONNX", default_value = "examples/style/candy_qdq.onnx")]
+        qdq: PathBuf,
+        #[arg(long, value_name = "ONNX", default_value = "examples/style/candy_binary.onnx")]
+        binary: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = "examples/style/photos")]
+        photos: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = "examples/style/calib")]
+        calib: PathBuf,
+        #[arg(long, value_name = "REPORT.md", default_value = "docs/STYLE.md")]
+        report: PathBuf,
+        /// Where the blobs go.
+        #[arg(long, value_name = "DIR", default_value = "examples/models/style")]
+        blobs: PathBuf,
+        /// Frame size (square).
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        /// Host only: no instruction counts.
+        #[arg(long)]
+        no_qemu: bool,
+    },
     /// (Re)generate the example models, sample inputs and expected outputs into DIR.
     MakeExamples {
         /// Output directory (created if missing), e.g. examples/models.
@@ -152,6 +180,20 @@ fn main() -> ExitCode {
         }
         Command::Stylize { model, input, output } => cmd_stylize(&model, &input, &output),
         Command::MakeExamples { dir } => cmd_make_examples(&dir),
+        Command::StyleReport { float, qdq, binary, photos, calib, report, blobs, size, no_qemu } => {
+            doppler_tools::style_report::run(&doppler_tools::style_report::Options {
+                float_onnx: float,
+                qdq_onnx: qdq,
+                binary_onnx: binary,
+                photos,
+                calib,
+                report,
+                blobs,
+                size,
+                no_qemu,
+            })
+            .map(|t| out(&t))
+        }
         Command::Study { dir, report, subset, no_qemu } => {
             doppler_tools::study::run(&doppler_tools::study::Options {
                 dir,

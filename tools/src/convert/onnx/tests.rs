@@ -111,3 +111,185 @@ fn binary_candy_matches_onnxruntime() {
     eprintln!("binary: max |doppler − onnxruntime| = {max}, mean {mean:e}");
     assert!(max < 0.05, "binary: max diff {max}");
 }
+
+// ---- Graphs built here: errors are typed and name the node. ----
+
+fn tensor_f32(name: &str, dims: &[i64], v: &[f32]) -> proto::TensorProto {
+    proto::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: proto::data_type::FLOAT,
+        float_data: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn attr_i(name: &str, i: i64) -> proto::AttributeProto {
+    proto::AttributeProto { name: name.into(), r#type: proto::attribute_type::INT, i, ..Default::default() }
+}
+
+fn attr_s(name: &str, s: &str) -> proto::AttributeProto {
+    proto::AttributeProto {
+        name: name.into(),
+        r#type: proto::attribute_type::STRING,
+        s: s.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn node(
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    output: &str,
+    attrs: Vec<proto::AttributeProto>,
+) -> proto::NodeProto {
+    proto::NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+/// x [1, 2, H, W] → `nodes` → "y".
+fn model(nodes: Vec<proto::NodeProto>, inits: Vec<proto::TensorProto>) -> Vec<u8> {
+    use prost::Message;
+    let dim =
+        |v: Option<i64>, p: Option<&str>| proto::Dimension { dim_value: v, dim_param: p.map(str::to_string) };
+    let input = proto::ValueInfoProto {
+        name: "x".into(),
+        r#type: Some(proto::TypeProto {
+            tensor_type: Some(proto::TypeProtoTensor {
+                elem_type: proto::data_type::FLOAT,
+                shape: Some(proto::TensorShapeProto {
+                    dim: vec![
+                        dim(Some(1), None),
+                        dim(Some(2), None),
+                        dim(None, Some("H")),
+                        dim(None, Some("W")),
+                    ],
+                }),
+            }),
+        }),
+    };
+    let m = proto::ModelProto {
+        ir_version: 8,
+        opset_import: vec![proto::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(proto::GraphProto {
+            node: nodes,
+            initializer: inits,
+            input: vec![input],
+            output: vec![proto::ValueInfoProto { name: "y".into(), r#type: None }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    m.encode_to_vec()
+}
+
+fn small() -> OnnxOptions {
+    OnnxOptions { height: 4, width: 6, ..Default::default() }
+}
+
+fn err_text(bytes: &[u8]) -> String {
+    match convert_onnx(bytes, &small()) {
+        Ok(_) => "converted".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn garbage_is_a_typed_error() {
+    for bytes in [&b""[..], b"\x08", b"not an onnx file at all", &[0xff; 64]] {
+        let e = convert_onnx(bytes, &small()).unwrap_err();
+        assert!(matches!(e, ConvertError::Malformed(_) | ConvertError::Unsupported { .. }), "{e}");
+    }
+}
+
+#[test]
+fn unsupported_ops_and_attributes_name_the_node() {
+    let m = model(vec![node("Tanh", "t0", &["x"], "y", vec![])], vec![]);
+    assert_eq!(err_text(&m), "unsupported: op 0 (Tanh 't0'): op Tanh is not supported by Doppler");
+    let m = model(vec![node("ConvTranspose", "up", &["x", "w"], "y", vec![])], vec![]);
+    assert!(err_text(&m).contains("op 0 (ConvTranspose 'up')"), "{}", err_text(&m));
+    let w = tensor_f32("w", &[2, 1, 1, 1], &[1.0, 2.0]);
+    let m = model(vec![node("Conv", "c", &["x", "w"], "y", vec![attr_i("group", 2)])], vec![w.clone()]);
+    assert!(err_text(&m).contains("grouped convolution"), "{}", err_text(&m));
+    let m = model(vec![node("Relu", "r", &["x"], "y", vec![attr_i("alpha", 1)])], vec![]);
+    assert!(err_text(&m).contains("attribute 'alpha' is not supported"), "{}", err_text(&m));
+    let pads = proto::TensorProto {
+        name: "p".into(),
+        dims: vec![8],
+        data_type: proto::data_type::INT64,
+        int64_data: vec![0, 0, 1, 1, 0, 0, 1, 1],
+        ..Default::default()
+    };
+    let m = model(vec![node("Pad", "p0", &["x", "p"], "y", vec![attr_s("mode", "edge")])], vec![pads]);
+    assert!(err_text(&m).contains("Pad mode 'edge'"), "{}", err_text(&m));
+    let sc = tensor_f32("s", &[4], &[1.0, 1.0, 2.0, 2.0]);
+    let m = model(
+        vec![node("Resize", "rz", &["x", "", "s"], "y", vec![attr_s("mode", "linear")])],
+        vec![sc.clone()],
+    );
+    assert!(err_text(&m).contains("Resize mode 'linear'"), "{}", err_text(&m));
+    // half_pixel + floor picks other source pixels than the engine's nearest resize.
+    let m = model(
+        vec![node("Resize", "rz", &["x", "", "s"], "y", vec![attr_s("nearest_mode", "floor")])],
+        vec![sc.clone()],
+    );
+    assert!(err_text(&m).contains("picks other pixels"), "{}", err_text(&m));
+    // Sign outside the binary pattern.
+    let m = model(vec![node("Sign", "s0", &["x"], "y", vec![])], vec![]);
+    assert!(err_text(&m).contains("binary-convolution pattern"), "{}", err_text(&m));
+    // A binary conv whose weights are not ±α per channel.
+    let m = model(
+        vec![node("Sign", "s0", &["x"], "sx", vec![]), node("Conv", "c", &["sx", "w2"], "y", vec![])],
+        vec![tensor_f32("w2", &[1, 2, 1, 1], &[0.5, 0.25])],
+    );
+    assert!(err_text(&m).contains("not ±α"), "{}", err_text(&m));
+}
+
+/// The default ONNX Resize (half_pixel, round_prefer_floor) ×2 is exactly the engine's nearest
+/// resize; Relu → Clip → Add → Mul with constants run and match a direct computation.
+#[test]
+fn small_graph_runs_and_matches() {
+    let sc = tensor_f32("s", &[4], &[1.0, 1.0, 2.0, 2.0]);
+    let m = model(
+        vec![
+            node("Resize", "rz", &["x", "", "s"], "r", vec![]),
+            node("Relu", "re", &["r"], "a", vec![]),
+            node("Clip", "cl", &["a", "lo", "hi"], "b", vec![]),
+            node("Mul", "mu", &["b", "k"], "y", vec![]),
+        ],
+        vec![
+            sc,
+            tensor_f32("lo", &[], &[0.0]),
+            tensor_f32("hi", &[], &[3.0]),
+            tensor_f32("k", &[2, 1, 1], &[2.0, -1.0]),
+        ],
+    );
+    let opts = OnnxOptions { height: 2, width: 3, ..Default::default() };
+    let c = convert_onnx(&m, &opts).unwrap();
+    let blob = crate::runner::Aligned::from_bytes(c.model.blob.as_bytes());
+    // NHWC input [1, 2, 3, 2].
+    let x: Vec<f32> = (0..12).map(|i| i as f32 - 4.0).collect();
+    let out = crate::runner::run(
+        blob.as_bytes(),
+        "t",
+        &[("x".into(), crate::npy::Array::f32(&[1, 2, 3, 2], x.clone()))],
+    )
+    .unwrap();
+    let crate::npy::Data::F32(y) = &out.outputs[0].data else { panic!() };
+    assert_eq!(y.len(), 4 * 6 * 2);
+    for oy in 0..4 {
+        for ox in 0..6 {
+            for c in 0..2 {
+                let v = x[((oy / 2) * 3 + ox / 2) * 2 + c].clamp(0.0, 3.0) * [2.0, -1.0][c];
+                assert_eq!(y[(oy * 6 + ox) * 2 + c], v, "({oy}, {ox}, {c})");
+            }
+        }
+    }
+}
