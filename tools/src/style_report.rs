@@ -207,7 +207,8 @@ pub fn run(opts: &Options) -> Result<String> {
     let mut checks = Vec::new();
     let write = |vs: &[Variant], checks: &[String]| -> Result<()> {
         let md = render(vs, &rows, residual, opts, checks);
-        std::fs::write(&opts.report, md).map_err(|e| Error(format!("cannot write {}: {e}", opts.report.display())))
+        std::fs::write(&opts.report, md)
+            .map_err(|e| Error(format!("cannot write {}: {e}", opts.report.display())))
     };
     write(&vs, &checks)?;
     progress(&format!("wrote {} (host figures)", opts.report.display()));

@@ -293,3 +293,30 @@ fn small_graph_runs_and_matches() {
         }
     }
 }
+
+/// Doppler's own int8 calibration at 64×64 on two calibration photos: every conv int8, and the
+/// image stays close to the float one (the full-size figures are in docs/STYLE.md).
+#[test]
+fn calibrated_int8_candy_is_close_to_float() {
+    let Some(bytes) = shared_model("fns_candy.onnx") else { return };
+    let dir = repo().join("examples/style");
+    let Ok(calib) = crate::style::pngs(&dir.join("calib")) else {
+        eprintln!("skipped: no examples/style/calib");
+        return;
+    };
+    let Some(x) = npy_f32(&dir.join("ref_candy_64_in.npy")) else { return };
+    let opts = OnnxOptions { height: 64, width: 64, ..Default::default() };
+    let images: Vec<Image> =
+        calib.iter().take(2).map(|p| crate::style::load_photo(p, 64, 64).unwrap()).collect();
+    let cal = crate::style::calibrate(&bytes, &opts, &images).unwrap();
+    let q = convert_onnx(&bytes, &OnnxOptions { calibration: Some(cal), ..opts.clone() }).unwrap();
+    assert_eq!(q.convs, [0, 16, 0]);
+    let f = convert_onnx(&bytes, &opts).unwrap();
+    assert!(q.model.report.blob_bytes * 3 < f.model.report.blob_bytes);
+    let img = Image { h: 64, w: 64, data: x };
+    let yq = Runner::new(q.model.blob.as_bytes()).unwrap().run(&img).unwrap();
+    let yf = Runner::new(f.model.blob.as_bytes()).unwrap().run(&img).unwrap();
+    let p = crate::style::psnr(&yq, &yf);
+    eprintln!("int8 vs float at 64x64: PSNR {p:.2} dB, SSIM {:.4}", crate::style::ssim(&yq, &yf));
+    assert!(p > 25.0, "PSNR {p}");
+}
