@@ -114,6 +114,20 @@ fn count(root: &Path, guest: &Path, dpl: &Path, input: &Path, tmp: &Path) -> Res
     Ok((w, checksum))
 }
 
+fn crc_of(blob: &[u8]) -> u32 {
+    blob.get(8..12).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// A counts file (`crc XXXXXXXX`, `checksum S`, then one window count per line) for blob `crc`.
+fn read_counts(path: &Path, crc: u32) -> Option<(Vec<u64>, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let c = u32::from_str_radix(lines.next()?.strip_prefix("crc ")?, 16).ok()?;
+    let sum = lines.next()?.strip_prefix("checksum ")?.to_string();
+    let w: Vec<u64> = lines.map(|l| l.trim().parse().ok()).collect::<Option<_>>()?;
+    (c == crc && !w.is_empty()).then_some((w, sum))
+}
+
 pub fn run(opts: &Options) -> Result<String> {
     let root = std::env::current_dir().map_err(|e| Error(format!("current dir: {e}")))?;
     let (h, w) = (opts.size, opts.size);
@@ -128,7 +142,7 @@ pub fn run(opts: &Options) -> Result<String> {
     let mut vs = vec![
         Variant::new("float", "float32 (fns_candy.onnx as is)", &opts.float_onnx, false),
         Variant::new("int8", "int8 convolutions, Doppler's calibration on calib/ (InstanceNorm, Add, Clip float32)", &opts.float_onnx, true),
-        Variant::new("int8-qdq", "int8 from onnxruntime's QDQ model (its input scales and weights; conv output ranges by Doppler's calibration)", &opts.qdq_onnx, true),
+        Variant::new("int8-qdq", "int8 from onnxruntime's QDQ model (candy_qdq.onnx: its scales, zero points and int8 weights; no calibration by Doppler)", &opts.qdq_onnx, false),
         Variant::new("binary", "binary residual blocks (10 XNOR convs, distilled), other convs int8 (Doppler's calibration)", &opts.binary_onnx, true),
     ];
     let mut float_outputs: Vec<Image> = Vec::new();
@@ -145,7 +159,13 @@ pub fn run(opts: &Options) -> Result<String> {
         let mut o = OnnxOptions { height: h, width: w, ..Default::default() };
         if v.calibrate {
             progress(&format!("{}: calibrating on {} images", v.name, calib.len()));
-            o.calibration = Some(style::calibrate(&bytes, &o, &calib)?);
+            match style::calibrate(&bytes, &o, &calib) {
+                Ok(c) => o.calibration = Some(c),
+                Err(e) => {
+                    v.error = Some(e.0);
+                    continue;
+                }
+            }
         }
         let c = match onnx::convert_onnx(&bytes, &o) {
             Ok(c) => c,
@@ -228,15 +248,31 @@ pub fn run(opts: &Options) -> Result<String> {
             let Some(k) = vs.iter().position(|v| v.name == name && v.converted.is_some()) else { continue };
             let v = &mut vs[k];
             let dpl = opts.blobs.join(format!("candy_{}_{h}.dpl", v.name));
+            let crc = v.converted.as_ref().map_or(0, |c| crc_of(c.model.blob.as_bytes()));
             for (c, g) in guests.iter().enumerate() {
-                progress(&format!(
-                    "{}: one {h}x{w} frame, per op, on {}",
-                    v.name,
-                    ["Cortex-A9", "Cortex-A53"][c]
-                ));
-                let (win, sum) = count(&root, g, &dpl, &input, &tmp)?;
+                // Counts are deterministic: reuse those of the same blob (header CRC) and input.
+                let cache = opts.blobs.join(format!("candy_{}_{h}.{}.counts", v.name, ["a9", "a53"][c]));
+                let (win, sum) = match read_counts(&cache, crc) {
+                    Some(hit) => {
+                        progress(&format!("{}: counts from {}", v.name, cache.display()));
+                        hit
+                    }
+                    None => {
+                        progress(&format!(
+                            "{}: one {h}x{w} frame, per op, on {}",
+                            v.name,
+                            ["Cortex-A9", "Cortex-A53"][c]
+                        ));
+                        let r = count(&root, g, &dpl, &input, &tmp)?;
+                        let text: String = r.0.iter().map(|n| format!("{n}\n")).collect();
+                        let _ = std::fs::write(&cache, format!("crc {crc:08x}\nchecksum {}\n{text}", r.1));
+                        r
+                    }
+                };
                 let host: f64 =
                     v.outputs.first().map(|o| o.data.iter().map(|&x| f64::from(x)).sum()).unwrap_or(0.0);
+                // `--per-op` leaves one more (empty) window after the last op.
+                let win: Vec<u64> = win.into_iter().take(v.op_node.len()).collect();
                 checks.push(format!("{} {}: checksum {sum} (host {host:.3})", v.name, ["A9", "A53"][c]));
                 v.per_op[c] = win;
             }

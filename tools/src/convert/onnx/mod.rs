@@ -525,9 +525,10 @@ pub fn convert_onnx(bytes: &[u8], options: &OnnxOptions) -> Result<OnnxConverted
     }
     let mut opset = 0;
     for o in &m.opset_import {
-        match o.domain.as_str() {
-            "" | "ai.onnx" => opset = o.version,
-            d => return Err(unsupported(format!("operator set domain '{d}'"))),
+        // Other domains (ai.onnx.ml, com.microsoft, …) may be imported; a node that uses one
+        // is refused by name.
+        if matches!(o.domain.as_str(), "" | "ai.onnx") {
+            opset = o.version;
         }
     }
     if opset == 0 {
