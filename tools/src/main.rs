@@ -74,6 +74,16 @@ enum Command {
         /// ONNX: directory of PNG photos for the int8 calibration (resized/cropped to --size).
         #[arg(long, value_name = "DIR")]
         calibrate: Option<PathBuf>,
+        /// ONNX with --int8: Conv nodes kept float32, by position among the Conv nodes
+        /// (0 = first, -1 = last), e.g. --float-convs=-1
+        #[arg(
+            long,
+            value_name = "K,…",
+            value_delimiter = ',',
+            allow_negative_numbers = true,
+            requires = "int8"
+        )]
+        float_convs: Vec<i64>,
     },
     /// Run an image-to-image blob (float32 [1, H, W, 3] in and out, 0..255) on a photo: the
     /// photo is scaled to cover H×W and centre-cropped; the output is clamped to 0..255.
@@ -175,8 +185,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { model } => cmd_inspect(&model),
         Command::Run { model, inputs, outputs, expect } => cmd_run(&model, &inputs, &outputs, &expect),
-        Command::Convert { input, output, size, int8, calibrate } => {
-            cmd_convert(&input, &output, &size, int8, calibrate.as_deref())
+        Command::Convert { input, output, size, int8, calibrate, float_convs } => {
+            cmd_convert(&input, &output, &size, int8, calibrate.as_deref(), &float_convs)
         }
         Command::Stylize { model, input, output } => cmd_stylize(&model, &input, &output),
         Command::MakeExamples { dir } => cmd_make_examples(&dir),
@@ -295,7 +305,14 @@ fn cmd_run(path: &Path, inputs: &[PathBuf], outputs: &[PathBuf], expect: &[PathB
     Ok(())
 }
 
-fn cmd_convert(input: &Path, output: &Path, size: &str, int8: bool, calib: Option<&Path>) -> Result<()> {
+fn cmd_convert(
+    input: &Path,
+    output: &Path,
+    size: &str,
+    int8: bool,
+    calib: Option<&Path>,
+    float_convs: &[i64],
+) -> Result<()> {
     let bytes = std::fs::read(input).map_err(|e| Error(format!("cannot read {}: {e}", input.display())))?;
     let is_tflite = bytes.get(4..8) == Some(b"TFL3".as_slice());
     if is_tflite && (int8 || calib.is_some()) {
@@ -309,7 +326,7 @@ fn cmd_convert(input: &Path, output: &Path, size: &str, int8: bool, calib: Optio
             .map_err(|e| Error(format!("{}: {e}", input.display())))?
     } else {
         let (h, w) = doppler_tools::style::parse_size(size)?;
-        let c = doppler_tools::style::convert_onnx_file(&bytes, h, w, calib)
+        let c = doppler_tools::style::convert_onnx_file(&bytes, h, w, calib, float_convs)
             .map_err(|e| Error(format!("{}: {}", input.display(), e.0)))?;
         out(&format!("convolutions: {} float32, {} int8, {} binary\n", c.convs[0], c.convs[1], c.convs[2]));
         c.model

@@ -224,8 +224,10 @@ pub fn convert_onnx_file(
     h: usize,
     w: usize,
     calib: Option<&Path>,
+    float_convs: &[i64],
 ) -> Result<onnx::OnnxConverted> {
-    let mut opts = OnnxOptions { height: h, width: w, ..Default::default() };
+    let mut opts =
+        OnnxOptions { height: h, width: w, float_convs: float_convs.to_vec(), ..Default::default() };
     if let Some(dir) = calib {
         let images = pngs(dir)?.iter().map(|p| load_photo(p, h, w)).collect::<Result<Vec<_>>>()?;
         opts.calibration = Some(calibrate(bytes, &opts, &images)?);

@@ -51,6 +51,9 @@ pub struct OnnxOptions {
     pub width: usize,
     /// int8 convolutions from recorded activation ranges (`None`: float, or QDQ as the model says).
     pub calibration: Option<Calibration>,
+    /// With `calibration`: Conv nodes that stay float32, by their position among the model's Conv
+    /// nodes (0 = first; −1 = last).
+    pub float_convs: Vec<i64>,
     /// Make every float32 activation that stands for an ONNX tensor a graph output too (after
     /// the model's outputs; names in [`OnnxConverted::output_names`]): calibration reads them.
     pub expose_intermediates: bool,
@@ -58,7 +61,13 @@ pub struct OnnxOptions {
 
 impl Default for OnnxOptions {
     fn default() -> Self {
-        OnnxOptions { height: 256, width: 256, calibration: None, expose_intermediates: false }
+        OnnxOptions {
+            height: 256,
+            width: 256,
+            calibration: None,
+            float_convs: Vec::new(),
+            expose_intermediates: false,
+        }
     }
 }
 
@@ -361,6 +370,11 @@ struct Cx<'m> {
     depth: usize,
     /// The image input's name (its range is 0..255 unless calibrated otherwise).
     input_name: String,
+    /// Conv nodes seen so far, the model's total, and those to keep float (see
+    /// [`OnnxOptions::float_convs`]).
+    conv_seen: usize,
+    conv_total: usize,
+    float_convs: Vec<i64>,
     /// While a QuantizeLinear pulls its quantization up through copy ops (Pad, Resize, Relu):
     /// the quantization to use instead of a calibrated one.
     force_q: Option<Quant>,
@@ -560,6 +574,9 @@ pub fn convert_onnx(bytes: &[u8], options: &OnnxOptions) -> Result<OnnxConverted
         depth: 0,
         input_name: String::new(),
         force_q: None,
+        conv_seen: 0,
+        conv_total: g.node.iter().filter(|n| n.op_type == "Conv").count(),
+        float_convs: options.float_convs.clone(),
     };
     for t in &g.initializer {
         cx.consts.insert(t.name.clone(), decode_tensor(t)?);
@@ -1357,6 +1374,12 @@ fn producer_of(cx: &Cx, name: &str) -> Option<usize> {
 }
 
 fn conv(cx: &mut Cx, i: usize) -> Result<()> {
+    let r = conv_inner(cx, i);
+    cx.conv_seen += 1;
+    r
+}
+
+fn conv_inner(cx: &mut Cx, i: usize) -> Result<()> {
     let node = cx.node(i);
     node.need(2, 3)?;
     let x = cx.act_input(&node, 0)?;
@@ -1383,7 +1406,10 @@ fn conv(cx: &mut Cx, i: usize) -> Result<()> {
         return qdq_conv(cx, i, &x, &wname, g);
     }
     let wf = wc.f32s().ok_or_else(|| node.err("filter must be float"))?;
-    if cx.calib.is_some() {
+    let ordinal = cx.conv_seen as i64;
+    let total = cx.conv_total as i64;
+    let keep_float = cx.float_convs.iter().any(|&k| k == ordinal || k == ordinal - total);
+    if cx.calib.is_some() && !keep_float {
         return calibrated_conv(cx, i, &x, &wf, &wc.dims, &bias, g);
     }
     let xv = cx.get(&x, Want::F32)?;
