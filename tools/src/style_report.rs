@@ -36,6 +36,8 @@ struct Variant {
     what: &'static str,
     source: PathBuf,
     calibrate: bool,
+    /// Conv nodes kept float32 (see `OnnxOptions::float_convs`).
+    float_convs: Vec<i64>,
     converted: Option<OnnxConverted>,
     error: Option<String>,
     psnr: Vec<f64>,
@@ -146,6 +148,7 @@ pub fn run(opts: &Options) -> Result<String> {
         Variant::new("binary", "binary residual blocks (10 XNOR convs, distilled), other convs int8 (Doppler's calibration)", &opts.binary_onnx, true),
     ];
     let mut float_outputs: Vec<Image> = Vec::new();
+    let mut calibrations: Vec<(PathBuf, onnx::Calibration)> = Vec::new();
     let mut residual: Option<(usize, usize)> = None;
     for v in vs.iter_mut() {
         let Ok(bytes) = std::fs::read(&v.source) else {
@@ -156,14 +159,23 @@ pub fn run(opts: &Options) -> Result<String> {
             residual = residual_span(&bytes);
         }
         progress(&format!("{}: converting {}", v.name, v.source.display()));
-        let mut o = OnnxOptions { height: h, width: w, ..Default::default() };
+        let mut o =
+            OnnxOptions { height: h, width: w, float_convs: v.float_convs.clone(), ..Default::default() };
         if v.calibrate {
-            progress(&format!("{}: calibrating on {} images", v.name, calib.len()));
-            match style::calibrate(&bytes, &o, &calib) {
-                Ok(c) => o.calibration = Some(c),
-                Err(e) => {
-                    v.error = Some(e.0);
-                    continue;
+            // One calibration per source model.
+            if let Some((_, c)) = calibrations.iter().find(|(p, _)| *p == v.source) {
+                o.calibration = Some(c.clone());
+            } else {
+                progress(&format!("{}: calibrating on {} images", v.name, calib.len()));
+                match style::calibrate(&bytes, &o, &calib) {
+                    Ok(c) => {
+                        calibrations.push((v.source.clone(), c.clone()));
+                        o.calibration = Some(c);
+                    }
+                    Err(e) => {
+                        v.error = Some(e.0);
+                        continue;
+                    }
                 }
             }
         }
@@ -310,6 +322,7 @@ impl Variant {
             what,
             source: source.to_path_buf(),
             calibrate,
+            float_convs: Vec::new(),
             converted: None,
             error: None,
             psnr: Vec::new(),
