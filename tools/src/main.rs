@@ -117,6 +117,13 @@ enum Command {
         #[arg(long)]
         no_qemu: bool,
     },
+    /// PSNR (dB) and SSIM of an image against a reference image (PNGs of equal size, 8-bit).
+    Compare {
+        #[arg(value_name = "IMAGE.png")]
+        image: PathBuf,
+        #[arg(value_name = "REFERENCE.png")]
+        reference: PathBuf,
+    },
     /// The style-transfer report: convert the float / int8 / int8-QDQ / binary fast-neural-style
     /// variants, run them on the photo set, count instructions per frame under QEMU and write
     /// docs/STYLE.md with the pictures in docs/style/.
@@ -189,6 +196,20 @@ fn main() -> ExitCode {
             cmd_convert(&input, &output, &size, int8, calibrate.as_deref(), &float_convs)
         }
         Command::Stylize { model, input, output } => cmd_stylize(&model, &input, &output),
+        Command::Compare { image, reference } => {
+            let b = image::image_dimensions(&reference)
+                .map_err(|e| Error(format!("cannot read {}: {e}", reference.display())));
+            b.and_then(|(w, h)| {
+                let r = doppler_tools::style::load_photo(&reference, h as usize, w as usize)?;
+                let a = doppler_tools::style::load_photo(&image, h as usize, w as usize)?;
+                out(&format!(
+                    "PSNR {:.2} dB, SSIM {:.4}\n",
+                    doppler_tools::style::psnr(&a, &r),
+                    doppler_tools::style::ssim(&a, &r)
+                ));
+                Ok(())
+            })
+        }
         Command::MakeExamples { dir } => cmd_make_examples(&dir),
         Command::StyleReport { float, qdq, binary, photos, calib, report, blobs, size, no_qemu } => {
             doppler_tools::style_report::run(&doppler_tools::style_report::Options {

@@ -46,6 +46,8 @@ struct Variant {
     per_op: [Vec<u64>; 2],
     /// Blob op index → ONNX node index.
     op_node: Vec<usize>,
+    /// Blob op index → opcode name.
+    op_names: Vec<&'static str>,
 }
 
 fn progress(msg: &str) {
@@ -196,6 +198,7 @@ pub fn run(opts: &Options) -> Result<String> {
             .iter()
             .flat_map(|r| std::iter::repeat(r.index).take(r.lowered.len()))
             .collect();
+        v.op_names = c.model.report.ops.iter().flat_map(|r| r.lowered.iter().copied()).collect();
         progress(&format!("{}: {} photos on the host", v.name, photos.len()));
         let blob = c.model.blob.as_bytes();
         let outs: Vec<Result<Vec<Image>>> = std::thread::scope(|s| {
@@ -330,6 +333,7 @@ impl Variant {
             outputs: Vec::new(),
             per_op: [Vec::new(), Vec::new()],
             op_node: Vec::new(),
+            op_names: Vec::new(),
         }
     }
 
@@ -461,6 +465,32 @@ fn render(
         None => {
             let _ = writeln!(md, "(the float model's residual blocks could not be located)");
         }
+    }
+    let _ = writeln!(md, "\n## Where the instructions go (Cortex-A9, Cortex-A53)\n");
+    let _ = writeln!(
+        md,
+        "The three most expensive ops of each variant in one frame (blob op index, opcode, ONNX node):\n"
+    );
+    for v in vs.iter().filter(|v| !v.per_op[0].is_empty()) {
+        let mut idx: Vec<usize> = (0..v.per_op[0].len()).collect();
+        idx.sort_by_key(|&k| std::cmp::Reverse(v.per_op[0][k]));
+        let total: u64 = v.per_op[0].iter().sum();
+        let items: Vec<String> = idx
+            .iter()
+            .take(3)
+            .map(|&k| {
+                let a53 = v.per_op[1].get(k).map_or("—".into(), |&n| group(n as usize));
+                format!(
+                    "op {k} {} (node {}): {} / {} ({:.0}% of the A9 frame)",
+                    v.op_names.get(k).copied().unwrap_or("?"),
+                    v.op_node.get(k).copied().unwrap_or(0),
+                    group(v.per_op[0][k] as usize),
+                    a53,
+                    100.0 * v.per_op[0][k] as f64 / total.max(1) as f64
+                )
+            })
+            .collect();
+        let _ = writeln!(md, "- {}: {}", v.name, items.join("; "));
     }
     let _ = writeln!(md, "\n## Arena\n");
     for v in vs.iter().filter_map(|v| v.converted.as_ref().map(|c| (v.name, c))) {
