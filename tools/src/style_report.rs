@@ -146,6 +146,16 @@ pub fn run(opts: &Options) -> Result<String> {
     let mut vs = vec![
         Variant::new("float", "float32 (fns_candy.onnx as is)", &opts.float_onnx, false),
         Variant::new("int8", "int8 convolutions, Doppler's calibration on calib/ (InstanceNorm, Add, Clip float32)", &opts.float_onnx, true),
+        {
+            let mut v = Variant::new(
+                "int8-ff",
+                "as int8, but the first (9×9, 3→32) and last (9×9, 32→3) convs float32",
+                &opts.float_onnx,
+                true,
+            );
+            v.float_convs = vec![0, -1];
+            v
+        },
         Variant::new("int8-qdq", "int8 from onnxruntime's QDQ model (candy_qdq.onnx: its scales, zero points and int8 weights; no calibration by Doppler)", &opts.qdq_onnx, false),
         Variant::new("binary", "binary residual blocks (10 XNOR convs, distilled), other convs int8 (Doppler's calibration)", &opts.binary_onnx, true),
     ];
@@ -259,7 +269,7 @@ pub fn run(opts: &Options) -> Result<String> {
         let bytes: Vec<u8> = photos[0].data.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&input, bytes).map_err(|e| Error(format!("{e}")))?;
         // The int8 / binary comparison first.
-        for name in ["binary", "int8", "float", "int8-qdq"] {
+        for name in ["binary", "int8", "int8-ff", "float", "int8-qdq"] {
             let Some(k) = vs.iter().position(|v| v.name == name && v.converted.is_some()) else { continue };
             let v = &mut vs[k];
             let dpl = opts.blobs.join(format!("candy_{}_{h}.dpl", v.name));
