@@ -48,6 +48,8 @@ struct Variant {
     op_node: Vec<usize>,
     /// Blob op index → opcode name.
     op_names: Vec<&'static str>,
+    /// This variant's own residual-block node span (node indices differ between the models).
+    span: Option<(usize, usize)>,
 }
 
 fn progress(msg: &str) {
@@ -167,8 +169,9 @@ pub fn run(opts: &Options) -> Result<String> {
             v.error = Some(format!("{} not found", v.source.display()));
             continue;
         };
+        v.span = residual_span(&bytes);
         if v.name == "float" {
-            residual = residual_span(&bytes);
+            residual = v.span;
         }
         progress(&format!("{}: converting {}", v.name, v.source.display()));
         let mut o =
@@ -344,6 +347,7 @@ impl Variant {
             per_op: [Vec::new(), Vec::new()],
             op_node: Vec::new(),
             op_names: Vec::new(),
+            span: None,
         }
     }
 
@@ -445,15 +449,18 @@ fn render(
         Some(span) => {
             let _ = writeln!(
                 md,
-                "Instructions of the ops lowered from ONNX nodes {}..={} (the 5 residual blocks: pads, \
-                 convolutions, instance norms, the adds, and the quantize/bit-pack in front of the \
-                 blocks' convolutions), summed from per-op windows of one {n}×{n} frame:\n",
+                "Instructions of the ops lowered from the residual blocks' ONNX nodes (in the float \
+                 model nodes {}..={}; each variant's own span: from the node after the first Add's \
+                 skip input to the last Add) — pads, convolutions, instance norms, the adds, and the \
+                 quantize/bit-pack in front of the blocks' convolutions — summed from per-op windows \
+                 of one {n}×{n} frame:\n",
                 span.0, span.1
             );
             let _ = writeln!(md, "| variant | Cortex-A9 | Cortex-A53 |\n|---|---:|---:|");
             let mut got = Vec::new();
             for v in vs.iter().filter(|v| v.converted.is_some()) {
-                let (a, b) = (v.span_count(0, span), v.span_count(1, span));
+                let own = v.span.unwrap_or(span);
+                let (a, b) = (v.span_count(0, own), v.span_count(1, own));
                 got.push((v.name, a, b));
                 let f = |x: Option<u64>| x.map_or("—".into(), |x| group(x as usize));
                 let _ = writeln!(md, "| {} | {} | {} |", v.name, f(a), f(b));
