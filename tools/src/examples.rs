@@ -235,7 +235,7 @@ fn plan_window(
 }
 
 /// Post-training calibration: an asymmetric int8 quantization covering `[min(v, 0), max(v, 0)]`.
-fn calibrate(values: &[f32]) -> Quant {
+pub(crate) fn calibrate(values: &[f32]) -> Quant {
     let min = values.iter().fold(0f32, |m, &v| m.min(v));
     let max = values.iter().fold(0f32, |m, &v| m.max(v));
     let scale = ((max - min) / 255.0).max(1e-6);
@@ -253,7 +253,7 @@ fn dequantize(v: i8, q: Quant) -> f32 {
 
 /// Symmetric per-channel int8 weights: `(q, scales, dequantized)`; `channel_of(i)` names the
 /// output channel of flat element `i`.
-fn quantize_weights(
+pub(crate) fn quantize_weights(
     w: &[f32],
     channels: usize,
     channel_of: impl Fn(usize) -> usize,

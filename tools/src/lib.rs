@@ -14,6 +14,8 @@ pub mod inspect;
 pub mod npy;
 pub mod runner;
 pub mod study;
+pub mod style;
+pub mod style_report;
 mod table;
 
 use std::fmt;

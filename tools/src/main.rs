@@ -52,13 +52,50 @@ enum Command {
         #[arg(long = "expect", value_name = "E.npy")]
         expect: Vec<PathBuf>,
     },
-    /// Convert a TensorFlow Lite or Larq Compute Engine model (.tflite) into a blob.
+    /// Convert a TensorFlow Lite / Larq Compute Engine model (.tflite) or an ONNX model (.onnx)
+    /// into a blob.
+    ///
+    /// ONNX: the blob's input is NHWC float32 [1, H, W, C] (H×W from --size); QDQ models become
+    /// int8 where the model says; --int8 --calibrate DIR makes every other convolution int8 from
+    /// activation ranges recorded on the PNG photos in DIR. See docs/STYLE.md.
     Convert {
-        /// The .tflite model.
-        #[arg(value_name = "IN.tflite")]
+        /// The .tflite or .onnx model.
+        #[arg(value_name = "IN")]
         input: PathBuf,
         /// Where to write the blob.
         #[arg(short, long, value_name = "OUT.dpl")]
+        output: PathBuf,
+        /// ONNX: the static input size HxW.
+        #[arg(long, value_name = "HxW", default_value = "256x256")]
+        size: String,
+        /// ONNX: int8 convolutions from Doppler's own calibration (needs --calibrate).
+        #[arg(long, requires = "calibrate")]
+        int8: bool,
+        /// ONNX: directory of PNG photos for the int8 calibration (resized/cropped to --size).
+        #[arg(long, value_name = "DIR")]
+        calibrate: Option<PathBuf>,
+        /// ONNX with --int8: Conv nodes kept float32, by position among the Conv nodes
+        /// (0 = first, -1 = last), e.g. --float-convs=-1
+        #[arg(
+            long,
+            value_name = "K,…",
+            value_delimiter = ',',
+            allow_negative_numbers = true,
+            requires = "int8"
+        )]
+        float_convs: Vec<i64>,
+    },
+    /// Run an image-to-image blob (float32 [1, H, W, 3] in and out, 0..255) on a photo: the
+    /// photo is scaled to cover H×W and centre-cropped; the output is clamped to 0..255.
+    Stylize {
+        /// The model blob.
+        #[arg(value_name = "MODEL.dpl")]
+        model: PathBuf,
+        /// The photo (PNG).
+        #[arg(value_name = "IN.png")]
+        input: PathBuf,
+        /// The stylized PNG.
+        #[arg(short, long, value_name = "OUT.png")]
         output: PathBuf,
     },
     /// The compression study: convert, evaluate and count every variant in examples/study/
@@ -83,6 +120,41 @@ enum Command {
         /// the --subset sample, charts next to REPORT.md's place but no report text.
         #[arg(long)]
         demo: bool,
+    },
+    /// PSNR (dB) and SSIM of an image against a reference image (PNGs of equal size, 8-bit).
+    Compare {
+        #[arg(value_name = "IMAGE.png")]
+        image: PathBuf,
+        #[arg(value_name = "REFERENCE.png")]
+        reference: PathBuf,
+    },
+    /// The style-transfer report: convert the float / int8 / int8-QDQ / binary fast-neural-style
+    /// variants, run them on the photo set, count instructions per frame under QEMU and write
+    /// docs/STYLE.md with the pictures in docs/style/.
+    ///
+    /// Run from the repository root; needs ../shared/models/fns_candy.onnx and examples/style/.
+    StyleReport {
+        #[arg(long, value_name = "ONNX", default_value = "../shared/models/fns_candy.onnx")]
+        float: PathBuf,
+        #[arg(long, value_name = "ONNX", default_value = "examples/style/candy_qdq.onnx")]
+        qdq: PathBuf,
+        #[arg(long, value_name = "ONNX", default_value = "examples/style/candy_binary.onnx")]
+        binary: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = "examples/style/photos")]
+        photos: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = "examples/style/calib")]
+        calib: PathBuf,
+        #[arg(long, value_name = "REPORT.md", default_value = "docs/STYLE.md")]
+        report: PathBuf,
+        /// Where the blobs go.
+        #[arg(long, value_name = "DIR", default_value = "examples/models/style")]
+        blobs: PathBuf,
+        /// Frame size (square).
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        /// Host only: no instruction counts.
+        #[arg(long)]
+        no_qemu: bool,
     },
     /// (Re)generate the example models, sample inputs and expected outputs into DIR.
     MakeExamples {
@@ -124,8 +196,39 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { model } => cmd_inspect(&model),
         Command::Run { model, inputs, outputs, expect } => cmd_run(&model, &inputs, &outputs, &expect),
-        Command::Convert { input, output } => cmd_convert(&input, &output),
+        Command::Convert { input, output, size, int8, calibrate, float_convs } => {
+            cmd_convert(&input, &output, &size, int8, calibrate.as_deref(), &float_convs)
+        }
+        Command::Stylize { model, input, output } => cmd_stylize(&model, &input, &output),
+        Command::Compare { image, reference } => {
+            let b = image::image_dimensions(&reference)
+                .map_err(|e| Error(format!("cannot read {}: {e}", reference.display())));
+            b.and_then(|(w, h)| {
+                let r = doppler_tools::style::load_photo(&reference, h as usize, w as usize)?;
+                let a = doppler_tools::style::load_photo(&image, h as usize, w as usize)?;
+                out(&format!(
+                    "PSNR {:.2} dB, SSIM {:.4}\n",
+                    doppler_tools::style::psnr(&a, &r),
+                    doppler_tools::style::ssim(&a, &r)
+                ));
+                Ok(())
+            })
+        }
         Command::MakeExamples { dir } => cmd_make_examples(&dir),
+        Command::StyleReport { float, qdq, binary, photos, calib, report, blobs, size, no_qemu } => {
+            doppler_tools::style_report::run(&doppler_tools::style_report::Options {
+                float_onnx: float,
+                qdq_onnx: qdq,
+                binary_onnx: binary,
+                photos,
+                calib,
+                report,
+                blobs,
+                size,
+                no_qemu,
+            })
+            .map(|t| out(&t))
+        }
         Command::Study { dir, report, subset, no_qemu, demo } => {
             doppler_tools::study::run(&doppler_tools::study::Options {
                 dir,
@@ -228,10 +331,32 @@ fn cmd_run(path: &Path, inputs: &[PathBuf], outputs: &[PathBuf], expect: &[PathB
     Ok(())
 }
 
-fn cmd_convert(input: &Path, output: &Path) -> Result<()> {
+fn cmd_convert(
+    input: &Path,
+    output: &Path,
+    size: &str,
+    int8: bool,
+    calib: Option<&Path>,
+    float_convs: &[i64],
+) -> Result<()> {
     let bytes = std::fs::read(input).map_err(|e| Error(format!("cannot read {}: {e}", input.display())))?;
-    let converted = doppler_tools::convert::convert_tflite(&bytes)
-        .map_err(|e| Error(format!("{}: {e}", input.display())))?;
+    let is_tflite = bytes.get(4..8) == Some(b"TFL3".as_slice());
+    if is_tflite && (int8 || calib.is_some()) {
+        return Err(Error::new("--int8/--calibrate apply to ONNX models only"));
+    }
+    if calib.is_some() && !int8 {
+        return Err(Error::new("--calibrate needs --int8"));
+    }
+    let converted = if is_tflite {
+        doppler_tools::convert::convert_tflite(&bytes)
+            .map_err(|e| Error(format!("{}: {e}", input.display())))?
+    } else {
+        let (h, w) = doppler_tools::style::parse_size(size)?;
+        let c = doppler_tools::style::convert_onnx_file(&bytes, h, w, calib, float_convs)
+            .map_err(|e| Error(format!("{}: {}", input.display(), e.0)))?;
+        out(&format!("convolutions: {} float32, {} int8, {} binary\n", c.convs[0], c.convs[1], c.convs[2]));
+        c.model
+    };
     std::fs::write(output, converted.blob.as_bytes())
         .map_err(|e| Error(format!("cannot write {}: {e}", output.display())))?;
     out(&format!(
@@ -239,6 +364,26 @@ fn cmd_convert(input: &Path, output: &Path) -> Result<()> {
         converted.report,
         output.display(),
         group(converted.report.blob_bytes)
+    ));
+    Ok(())
+}
+
+fn cmd_stylize(model: &Path, input: &Path, output: &Path) -> Result<()> {
+    let blob = runner::load_blob(model)?;
+    let mut r = doppler_tools::style::Runner::new(blob.as_bytes())
+        .map_err(|e| Error(format!("{}: {}", model.display(), e.0)))?;
+    let img = doppler_tools::style::load_photo(input, r.h, r.w)?;
+    let t = std::time::Instant::now();
+    let y = r.run(&img)?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    doppler_tools::style::save_png(output, &y)?;
+    out(&format!(
+        "stylized {} ({}x{}, arena {} bytes) in {ms:.0} ms -> {}\n",
+        input.display(),
+        r.h,
+        r.w,
+        group(r.arena_bytes()),
+        output.display()
     ));
     Ok(())
 }

@@ -55,7 +55,7 @@ fn convert_then_run_reproduces_every_fixture() {
         }
         assert!(out.status.success(), "{name}: convert failed: {stderr}");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("tflite size:") && stdout.contains("TFLM greedy planner"), "{stdout}");
+        assert!(stdout.contains("source size:") && stdout.contains("TFLM greedy planner"), "{stdout}");
         let mut run = bin();
         run.arg("run").arg(&blob);
         for p in numbered(&dir, "input") {

@@ -74,6 +74,9 @@ fn main() -> ExitCode {
         Some("study") => build_cli(None)
             .and_then(|cli| run(Command::new(cli).arg("study").args(&args[1..]).current_dir(root())))
             .map(|_| true),
+        Some("style") => build_cli(None)
+            .and_then(|cli| run(Command::new(cli).arg("style-report").args(&args[1..]).current_dir(root())))
+            .map(|_| true),
         Some("bench") => {
             run(Command::new(root().join("qemu-tests/bench/run.sh")).args(&args[1..])).map(|_| true)
         }
@@ -107,6 +110,7 @@ fn usage() -> String {
        test    run every test: fmt, host tests, no_std builds, QEMU suites, CLI on the examples\n  \
        demo    the float / int8 / binary Fashion-MNIST models on the emulated Cortex-A9: table + charts\n  \
        study   convert, evaluate and count the Fashion-MNIST variants; write docs/REPORT.md\n  \
+       style   convert, evaluate and count the style-transfer variants; write docs/STYLE.md\n  \
        bench   instruction counts under QEMU: Doppler kernels vs tract-linalg (qemu-tests/bench/run.sh)\n"
         .to_string()
 }

@@ -48,9 +48,9 @@ impl STensor<'_> {
 
 /// Largest constant the converter materializes itself (broadcast operands): the
 /// blob format stores sizes in 32 bits anyway; this keeps a hostile shape from allocating.
-const MAX_MATERIALIZED: usize = 1 << 28;
+pub(super) const MAX_MATERIALIZED: usize = 1 << 28;
 
-fn checked_elements(dims: &[usize]) -> Option<usize> {
+pub(super) fn checked_elements(dims: &[usize]) -> Option<usize> {
     dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
 }
 
@@ -732,7 +732,7 @@ pub fn convert_tflite_with(bytes: &[u8], options: &ConvertOptions) -> Result<Con
 
     let (blob, r) = cx.b.finish_with_report()?;
     let report = ConvertReport {
-        tflite_bytes: bytes.len(),
+        source_bytes: bytes.len(),
         blob_bytes: blob.len(),
         arena_bytes: r.plan.arena_bytes,
         greedy_arena_bytes: r.greedy_arena_bytes,
@@ -1140,7 +1140,7 @@ fn fully_connected(cx: &mut Ctx, op: &SOp) -> Result<()> {
 
 /// numpy-style broadcast of `data` (shape `from`) to shape `to`.
 #[allow(clippy::manual_repeat_n)] // `repeat_n` is newer than the workspace's rust-version
-fn broadcast<T: Copy>(data: &[T], from: &[usize], to: &[usize]) -> Option<Vec<T>> {
+pub(super) fn broadcast<T: Copy>(data: &[T], from: &[usize], to: &[usize]) -> Option<Vec<T>> {
     if from.len() > to.len() {
         return None;
     }

@@ -22,6 +22,7 @@ mod schema_generated;
 
 mod flex;
 mod lower;
+pub mod onnx;
 mod tables;
 
 use std::fmt;
@@ -40,8 +41,8 @@ pub struct ConvertedModel {
 /// What the converter decided, for `doppler convert` to print and for tests.
 #[derive(Clone, Debug, Default)]
 pub struct ConvertReport {
-    /// Size of the `.tflite` input.
-    pub tflite_bytes: usize,
+    /// Size of the source model (`.tflite` or `.onnx`).
+    pub source_bytes: usize,
     /// Size of the blob.
     pub blob_bytes: usize,
     /// Arena the blob needs (the chosen plan).
@@ -89,7 +90,7 @@ impl fmt::Display for ConvertReport {
             }
             writeln!(f)?;
         }
-        writeln!(f, "tflite size:   {} bytes", self.tflite_bytes)?;
+        writeln!(f, "source size:   {} bytes", self.source_bytes)?;
         writeln!(f, "blob size:     {} bytes", self.blob_bytes)?;
         writeln!(
             f,

@@ -240,7 +240,7 @@ fn the_test_builder_makes_valid_models() {
     let m = convert_tflite(&int8_conv(good_weights(), fb::ActivationFunctionType::RELU6)).unwrap();
     assert_eq!(m.report.ops.len(), 1);
     assert_eq!(m.report.ops[0].lowered, vec!["Conv2d"]);
-    assert_eq!(m.report.tflite_bytes > 0, m.report.blob_bytes > 0);
+    assert_eq!(m.report.source_bytes > 0, m.report.blob_bytes > 0);
 }
 
 #[test]
