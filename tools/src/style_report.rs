@@ -160,6 +160,16 @@ pub fn run(opts: &Options) -> Result<String> {
         },
         Variant::new("int8-qdq", "int8 from onnxruntime's QDQ model (candy_qdq.onnx: its scales, zero points and int8 weights; no calibration by Doppler)", &opts.qdq_onnx, false),
         Variant::new("binary", "binary residual blocks (10 XNOR convs, distilled), other convs int8 (Doppler's calibration)", &opts.binary_onnx, true),
+        {
+            let mut v = Variant::new(
+                "binary-ff",
+                "as binary, but the first and last 9×9 convs float32",
+                &opts.binary_onnx,
+                true,
+            );
+            v.float_convs = vec![0, -1];
+            v
+        },
     ];
     let mut float_outputs: Vec<Image> = Vec::new();
     let mut calibrations: Vec<(PathBuf, onnx::Calibration)> = Vec::new();
@@ -272,7 +282,7 @@ pub fn run(opts: &Options) -> Result<String> {
         let bytes: Vec<u8> = photos[0].data.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&input, bytes).map_err(|e| Error(format!("{e}")))?;
         // The int8 / binary comparison first.
-        for name in ["binary", "int8", "int8-ff", "float", "int8-qdq"] {
+        for name in ["binary", "binary-ff", "int8", "int8-ff", "float", "int8-qdq"] {
             let Some(k) = vs.iter().position(|v| v.name == name && v.converted.is_some()) else { continue };
             let v = &mut vs[k];
             let dpl = opts.blobs.join(format!("candy_{}_{h}.dpl", v.name));
