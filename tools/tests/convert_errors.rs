@@ -155,3 +155,13 @@ fn huge_pool_window_runs_quickly() {
     let second: Vec<u32> = it.output::<f32>(0).unwrap().iter().map(|v| v.to_bits()).collect();
     assert_eq!(first, second);
 }
+
+/// Found by the `convert_tflite` fuzz target (session 3): an LceBconv2d whose bit-packed filter has
+/// rank 1. The importer indexed its dims as OHWI and panicked; it is now a typed `Malformed` error.
+#[test]
+fn bconv_filter_of_rank_one_is_an_error() {
+    let path = fixtures().join("../../fuzz/regressions/convert_tflite-bconv-rank1-filter.tflite");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let err = doppler_tools::convert::convert_tflite(&bytes).expect_err("must be rejected");
+    assert!(matches!(err, doppler_tools::convert::ConvertError::Malformed(_)), "{err:?}");
+}

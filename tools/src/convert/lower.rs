@@ -1754,7 +1754,11 @@ fn lce_bconv2d(cx: &mut Ctx, op: &SOp) -> Result<()> {
         );
     }
     let wdims = packed_dims(op, w, in_c)?;
-    let (out_c, kh, kw) = (wdims[0], wdims[1], wdims[2]);
+    // A bit-packed OHWI filter: anything but rank 4 is malformed (fuzz finding 3 indexed past a
+    // rank-1 filter here).
+    let &[out_c, kh, kw, _] = wdims.as_slice() else {
+        return Err(e(op).malformed(format!("filter shape {:?} (expected 4D OHWI)", w.shape)));
+    };
     let mut words: Vec<u32> = cx.i32s(op, wi)?.into_iter().map(|v| v as u32).collect();
     let wpp = binary::words(in_c);
     for (k, word) in words.iter_mut().enumerate() {
@@ -1765,7 +1769,7 @@ fn lce_bconv2d(cx: &mut Ctx, op: &SOp) -> Result<()> {
     let packed_out = yt.ty == fb::TensorType::INT32;
     let y_shape = if packed_out { packed_dims(op, yt, out_c)? } else { yt.shape.clone() };
     let mut p = window(op, &x.dims, &y_shape, (kh, kw), stride, dil, padding)?;
-    if y_shape[3] != out_c {
+    if y_shape.get(3) != Some(&out_c) {
         return Err(e(op).malformed("output channels differ from the filter's"));
     }
     p.pad_value = match (padding, pad_values) {
