@@ -155,21 +155,22 @@ fn read_framework_accuracy(dir: &Path) -> Vec<(String, f64, f64, String)> {
         .collect()
 }
 
-/// Cross-builds the guest program for `target`; returns its path.
-fn build_guest(root: &Path, target: &str) -> Result<PathBuf> {
-    let guest = root.join("qemu-tests/study");
+/// Cross-builds the guest program in `qemu-tests/<dir>` (binary `bin`) for `target`; returns its
+/// path. Shared by the study and the style report.
+pub(crate) fn build_guest(root: &Path, dir: &str, bin: &str, target: &str) -> Result<PathBuf> {
+    let guest = root.join("qemu-tests").join(dir);
     let status = Command::new("cargo")
         .args(["build", "--release", "--quiet", "--target", target])
         .current_dir(&guest)
         .status()
         .map_err(|e| Error(format!("cannot start cargo: {e}")))?;
     if !status.success() {
-        return Err(Error(format!("building qemu-tests/study for {target} failed")));
+        return Err(Error(format!("building qemu-tests/{dir} for {target} failed")));
     }
     let tdir =
         std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| guest.join("target"));
     let tdir = if tdir.is_absolute() { tdir } else { guest.join(tdir) };
-    Ok(tdir.join(target).join("release/doppler-study-guest"))
+    Ok(tdir.join(target).join("release").join(bin))
 }
 
 /// Runs the guest under count.sh; returns (window counts, guest stdout).
@@ -329,12 +330,12 @@ pub fn run(opts: &Options) -> Result<String> {
         None
     } else if opts.demo {
         progress("cross-building the guest program (armv7)");
-        Some((build_guest(&root, "armv7-unknown-linux-gnueabihf")?, None))
+        Some((build_guest(&root, "study", "doppler-study-guest", "armv7-unknown-linux-gnueabihf")?, None))
     } else {
         progress("cross-building the guest program (armv7, aarch64)");
         Some((
-            build_guest(&root, "armv7-unknown-linux-gnueabihf")?,
-            Some(build_guest(&root, "aarch64-unknown-linux-gnu")?),
+            build_guest(&root, "study", "doppler-study-guest", "armv7-unknown-linux-gnueabihf")?,
+            Some(build_guest(&root, "study", "doppler-study-guest", "aarch64-unknown-linux-gnu")?),
         ))
     };
 

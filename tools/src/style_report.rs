@@ -11,6 +11,7 @@ use std::process::Command;
 
 use crate::convert::onnx::{self, OnnxConverted, OnnxOptions};
 use crate::inspect::group;
+use crate::study::build_guest;
 use crate::style::{self, Image, Runner};
 use crate::{Error, Result};
 
@@ -72,22 +73,6 @@ pub fn residual_span(onnx_bytes: &[u8]) -> Option<(usize, usize)> {
     let producer = |name: &str| g.node.iter().position(|n| n.output.iter().any(|o| o == name));
     let skip = g.node[first].input.iter().filter_map(|i| producer(i)).min()?;
     Some((skip + 1, *adds.last()?))
-}
-
-fn build_guest(root: &Path, target: &str) -> Result<PathBuf> {
-    let guest = root.join("qemu-tests/style");
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "--target", target])
-        .current_dir(&guest)
-        .status()
-        .map_err(|e| Error(format!("cannot start cargo: {e}")))?;
-    if !status.success() {
-        return Err(Error(format!("building qemu-tests/style for {target} failed")));
-    }
-    let tdir =
-        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| guest.join("target"));
-    let tdir = if tdir.is_absolute() { tdir } else { guest.join(tdir) };
-    Ok(tdir.join(target).join("release/doppler-style-guest"))
 }
 
 /// Per-op instruction counts of one frame, and the guest's checksum line.
@@ -273,8 +258,8 @@ pub fn run(opts: &Options) -> Result<String> {
     if !opts.no_qemu {
         progress("cross-building the guest program (armv7, aarch64)");
         let guests = [
-            build_guest(&root, "armv7-unknown-linux-gnueabihf")?,
-            build_guest(&root, "aarch64-unknown-linux-gnu")?,
+            build_guest(&root, "style", "doppler-style-guest", "armv7-unknown-linux-gnueabihf")?,
+            build_guest(&root, "style", "doppler-style-guest", "aarch64-unknown-linux-gnu")?,
         ];
         let tmp = std::env::temp_dir().join(format!("doppler-style-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| Error(format!("{}: {e}", tmp.display())))?;

@@ -13,7 +13,7 @@ use doppler_model_format::{DType, OpCode};
 
 use super::schema_generated::tflite as fb;
 use super::{flex, tables};
-use super::{ConvertError, ConvertOptions, ConvertReport, ConvertedModel, OpReport};
+use super::{ConvertError, ConvertOptions, ConvertedModel, OpReport};
 
 type Result<T> = std::result::Result<T, ConvertError>;
 
@@ -730,17 +730,7 @@ pub fn convert_tflite_with(bytes: &[u8], options: &ConvertOptions) -> Result<Con
         }
     }
 
-    let (blob, r) = cx.b.finish_with_report()?;
-    let report = ConvertReport {
-        source_bytes: bytes.len(),
-        blob_bytes: blob.len(),
-        arena_bytes: r.plan.arena_bytes,
-        greedy_arena_bytes: r.greedy_arena_bytes,
-        peak_live_bytes: r.peak_live_bytes,
-        ops: reports,
-        output_tensors,
-    };
-    Ok(ConvertedModel { blob, report })
+    Ok(ConvertedModel::finish(&cx.b, bytes.len(), reports, output_tensors)?)
 }
 
 /// Lowers one op; returns the indices of later ops it absorbed.

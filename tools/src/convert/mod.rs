@@ -27,7 +27,7 @@ mod tables;
 
 use std::fmt;
 
-use doppler_model_format::writer::{AlignedBlob, BuildError};
+use doppler_model_format::writer::{AlignedBlob, BuildError, Builder};
 
 pub use lower::{convert_tflite, convert_tflite_with};
 
@@ -55,6 +55,28 @@ pub struct ConvertReport {
     pub ops: Vec<OpReport>,
     /// For each graph output of the blob, in order, the `.tflite` tensor it holds.
     pub output_tensors: Vec<usize>,
+}
+
+impl ConvertedModel {
+    /// Writes and validates the blob of `b` and reports it: the tail both importers share.
+    fn finish(
+        b: &Builder,
+        source_bytes: usize,
+        ops: Vec<OpReport>,
+        output_tensors: Vec<usize>,
+    ) -> Result<ConvertedModel, BuildError> {
+        let (blob, r) = b.finish_with_report()?;
+        let report = ConvertReport {
+            source_bytes,
+            blob_bytes: blob.len(),
+            arena_bytes: r.plan.arena_bytes,
+            greedy_arena_bytes: r.greedy_arena_bytes,
+            peak_live_bytes: r.peak_live_bytes,
+            ops,
+            output_tensors,
+        };
+        Ok(ConvertedModel { blob, report })
+    }
 }
 
 /// Conversion options (the defaults are what `doppler convert` uses).

@@ -38,7 +38,7 @@ use doppler_model_format::writer::{Builder, Quant, TensorId};
 use doppler_model_format::{DType, OpCode};
 use prost::Message;
 
-use super::{ConvertError, ConvertReport, ConvertedModel, OpReport};
+use super::{ConvertError, ConvertedModel, OpReport};
 use proto::{attribute_type as at, data_type as dt};
 
 type Result<T> = std::result::Result<T, ConvertError>;
@@ -686,17 +686,8 @@ pub fn convert_onnx(bytes: &[u8], options: &OnnxOptions) -> Result<OnnxConverted
             output_names.push(n);
         }
     }
-    let (blob, r) = cx.b.finish_with_report()?;
-    let report = ConvertReport {
-        source_bytes: bytes.len(),
-        blob_bytes: blob.len(),
-        arena_bytes: r.plan.arena_bytes,
-        greedy_arena_bytes: r.greedy_arena_bytes,
-        peak_live_bytes: r.peak_live_bytes,
-        ops: reports,
-        output_tensors: Vec::new(),
-    };
-    Ok(OnnxConverted { model: ConvertedModel { blob, report }, output_names, convs: cx.convs })
+    let model = ConvertedModel::finish(&cx.b, bytes.len(), reports, Vec::new())?;
+    Ok(OnnxConverted { model, output_names, convs: cx.convs })
 }
 
 // ------------------------------------------------------------------------------------------------
