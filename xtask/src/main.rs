@@ -435,7 +435,11 @@ fn test() -> Result<bool> {
         let time = t.elapsed();
         match &result {
             Ok(_) => println!("--> ok ({})", secs(time)),
-            Err(e) => println!("--> FAILED ({}): {e}", secs(time)),
+            Err(e) => {
+                println!("--> FAILED ({}): {e}", secs(time));
+                // A full disk fails steps in confusing ways; say how much is left.
+                let _ = Command::new("df").args(["-h", "."]).current_dir(root()).status();
+            }
         }
         results.push(Outcome { name: name.clone(), result, time });
     }
