@@ -2,6 +2,9 @@
 //!
 //! * [`reference`] — deliberately naive portable Rust. These are the *oracles*: every optimized
 //!   kernel must be bit-exact to them (int8, binary) or within a documented tolerance (f32).
+//! * [`portable`] — plain-Rust kernels for every target that only reorder memory accesses,
+//!   bit-identical to their reference twins (padding by row copies, channel-blocked instance
+//!   normalization).
 //! * `arm32` / `arm64` — hand-written NEON kernels (the only `unsafe` in the crate), selected
 //!   statically (`cfg(doppler_neon32)` from build.rs, `cfg(target_arch = "aarch64")`) into [`best`], which is what the engine calls.
 //!
@@ -19,6 +22,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod best;
+pub mod portable;
 pub mod reference;
 
 #[cfg(all(doppler_neon32, not(feature = "force-reference")))]

@@ -167,19 +167,30 @@ pub fn calibrate(onnx_bytes: &[u8], opts: &OnnxOptions, images: &[Image]) -> Res
     .map_err(|e| Error(format!("calibration model: {e}")))?;
     let names = float.output_names.clone();
     let blob = float.model.blob.as_bytes();
+    // Channels (last axis) of each output: ranges are recorded per channel, then merged.
+    let model = crate::runner::parse(blob, "calibration model")?;
+    let chans: Vec<usize> = (0..names.len())
+        .map(|k| {
+            model.output(k).and_then(|t| model.tensor(t)).map_or(1, |t| t.dims[t.rank.max(1) - 1].max(1))
+        })
+        .collect();
+    let empty = || -> Vec<Vec<(f32, f32)>> {
+        chans.iter().map(|&c| vec![(f32::INFINITY, f32::NEG_INFINITY); c]).collect()
+    };
     // Two threads, each with its own arena.
-    let parts: Vec<Result<Vec<(f32, f32)>>> = std::thread::scope(|s| {
+    let parts: Vec<Result<Vec<Vec<(f32, f32)>>>> = std::thread::scope(|s| {
         let handles: Vec<_> = images
             .chunks(images.len().div_ceil(2).max(1))
             .map(|part| {
-                let n = names.len();
-                s.spawn(move || -> Result<Vec<(f32, f32)>> {
+                let mut ranges = empty();
+                s.spawn(move || -> Result<Vec<Vec<(f32, f32)>>> {
                     let mut r = Runner::new(blob)?;
-                    let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); n];
                     for img in part {
                         r.run_with(&img.data, |k, o| {
                             if let Some(m) = ranges.get_mut(k) {
-                                for &v in o {
+                                let c = m.len();
+                                for (j, &v) in o.iter().enumerate() {
+                                    let m = &mut m[j % c];
                                     m.0 = m.0.min(v);
                                     m.1 = m.1.max(v);
                                 }
@@ -192,16 +203,20 @@ pub fn calibrate(onnx_bytes: &[u8], opts: &OnnxOptions, images: &[Image]) -> Res
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::new("thread panicked")))).collect()
     });
-    let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); names.len()];
+    let mut ranges = empty();
     for p in parts {
         for (m, r) in ranges.iter_mut().zip(p?) {
-            m.0 = m.0.min(r.0);
-            m.1 = m.1.max(r.1);
+            for (m, r) in m.iter_mut().zip(r) {
+                m.0 = m.0.min(r.0);
+                m.1 = m.1.max(r.1);
+            }
         }
     }
     let mut c = Calibration::default();
     for (n, m) in names.into_iter().zip(ranges) {
-        c.ranges.insert(n, m);
+        let all = m.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |a, r| (a.0.min(r.0), a.1.max(r.1)));
+        c.ranges.insert(n.clone(), all);
+        c.channel_ranges.insert(n, m);
     }
     Ok(c)
 }

@@ -10,5 +10,6 @@
 pub mod binary;
 pub mod f32;
 pub mod int8;
+pub mod tensor;
 
-pub use crate::reference::{quant, tensor, Window2d};
+pub use crate::reference::{quant, Window2d};

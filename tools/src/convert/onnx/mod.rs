@@ -75,6 +75,10 @@ impl Default for OnnxOptions {
 #[derive(Clone, Debug, Default)]
 pub struct Calibration {
     pub ranges: HashMap<String, (f32, f32)>,
+    /// Per-channel `(min, max)` (last NHWC axis) of the same tensors, where recorded: they let a
+    /// convolution feeding InstanceNormalization equalize its output channels (see
+    /// [`equalize_for_instance_norm`]).
+    pub channel_ranges: HashMap<String, Vec<(f32, f32)>>,
 }
 
 /// A converted ONNX model.
@@ -1461,6 +1465,16 @@ fn calibrated_conv(
     let node = cx.node(i);
     let oc = wdims[0];
     let per = wf.len() / oc.max(1);
+    let equalized = equalize_for_instance_norm(cx, &node.n.output[0], oc);
+    let (wf, bias) = match &equalized {
+        Some(eq) => {
+            let w: Vec<f32> = wf.iter().enumerate().map(|(k, &v)| v * eq[k / per.max(1)].1).collect();
+            let b: Vec<f32> = bias.iter().zip(eq).map(|(&b, &(m, s))| (b - m) * s).collect();
+            (w, b)
+        }
+        None => (wf.to_vec(), bias.to_vec()),
+    };
+    let (wf, bias) = (&wf[..], &bias[..]);
     let (wq, ws, _) = crate::examples::quantize_weights(wf, oc, |k| k / per.max(1));
     let xv = cx.get(x, Want::I8)?;
     let xq = xv.quant.ok_or_else(|| node.bad("int8 input without quantization"))?;
@@ -1470,13 +1484,58 @@ fn calibrated_conv(
         .map(|(&b, &s)| (f64::from(b) / (f64::from(xq.scale) * f64::from(s))).round().clamp(-2e9, 2e9) as i32)
         .collect();
     let name = node.n.output[0].clone();
-    let yq = cx.calibrated(&name)?;
+    let yq = match equalized {
+        Some(_) => quant_from_range(-EQUALIZED_RANGE, EQUALIZED_RANGE),
+        None => cx.calibrated(&name)?,
+    };
     let y = emit_int8_conv(cx, i, xv, &wq, wdims, &ws, &bq, yq, &g)?;
     cx.define(&cx.node(i), g.out)?;
     cx.set(&name, g.out, Want::I8, y)?;
     cx.convs[1] += 1;
     cx.note = Some("int8 (calibrated ranges, per-channel symmetric weights)".into());
     Ok(())
+}
+
+/// Half-width of the int8 range of an equalized convolution output (see
+/// [`equalize_for_instance_norm`]). Large enough that InstanceNormalization's epsilon, which
+/// the channel scaling effectively divides by `s²`, stays negligible against the variances.
+const EQUALIZED_RANGE: f32 = 16.0;
+
+/// Per-channel `(center, scale)` that maps each calibrated output channel of a convolution onto
+/// `[−EQUALIZED_RANGE, EQUALIZED_RANGE]` — when InstanceNormalization is the output's only
+/// consumer, else `None`.
+///
+/// Why: the convolution's int8 output has one scale for all channels, and with min/max
+/// calibration a channel whose values span a hundredth of the widest channel's gets two or
+/// three int8 levels — which InstanceNormalization then stretches back to unit variance,
+/// amplifying the rounding error. InstanceNormalization is invariant to a per-channel affine map
+/// `x ↦ s·(x − m)` with `s > 0` (it removes each instance's mean and divides by its standard
+/// deviation; only epsilon sees the scale, as `ε/s²`), so folding `s` into the channel's
+/// weights and `−s·m` into its bias changes nothing but the rounding: every channel then uses
+/// the full int8 range.
+fn equalize_for_instance_norm(cx: &Cx, name: &str, oc: usize) -> Option<Vec<(f32, f32)>> {
+    let only = match cx.consumers.get(name).map(Vec::as_slice) {
+        Some(&[k]) => k,
+        _ => return None,
+    };
+    if cx.nodes.get(only)?.op_type != "InstanceNormalization" {
+        return None;
+    }
+    let ranges = cx.calib?.channel_ranges.get(name).filter(|r| r.len() == oc)?;
+    let widest = ranges.iter().map(|&(lo, hi)| hi - lo).fold(0.0f32, f32::max);
+    if !(widest.is_finite() && widest > 0.0) {
+        return None;
+    }
+    Some(
+        ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                // A constant channel keeps its width relative to the widest, not 1/0.
+                let half = ((hi - lo) / 2.0).max(widest * 1e-4);
+                ((lo + hi) / 2.0, EQUALIZED_RANGE / half)
+            })
+            .collect(),
+    )
 }
 
 /// The QuantizeLinear node that is the only consumer of `name`, if so.
