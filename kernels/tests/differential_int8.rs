@@ -243,7 +243,7 @@ proptest! {
         batch in prop_oneof![4 => Just(1usize), 1 => Just(2usize)],
         in_hw in (1usize..=9, 1usize..=9),
         chans in (prop::sample::select(IN_C), prop::sample::select(OUT_C)),
-        k in prop_oneof![3 => Just((3usize, 3usize)), 2 => Just((1, 1)), 2 => (1usize..=5, 1usize..=5)],
+        k in prop_oneof![3 => Just((3usize, 3usize)), 2 => Just((1, 1)), 2 => (1usize..=5, 1usize..=5), 1 => Just((9, 9))],
         stride in prop_oneof![2 => Just((1usize, 1usize)), 2 => Just((2, 2)), 1 => (1usize..=3, 1usize..=3)],
         dil in prop_oneof![5 => Just((1usize, 1usize)), 1 => (1usize..=2, 1usize..=2)],
         same in any::<bool>(),
@@ -525,6 +525,10 @@ fn layer_shapes() {
             window(1, (28, 28), (1, 32), (3, 3), (1, 1), (1, 1), true),
             window(1, (13, 11), (1, 64), (3, 3), (1, 1), (1, 1), false),
             window(1, (9, 9), (3, 5), (2, 2), (1, 1), (1, 1), true),
+            // 9×9 windows (81 taps, the style networks' last layer, 32 → 3): VALID after an
+            // explicit reflect pad (merged rows of taps), and SAME (padding taps, one segment each).
+            window(1, (12, 11), (32, 3), (9, 9), (1, 1), (1, 1), false),
+            window(1, (10, 10), (32, 3), (9, 9), (1, 1), (1, 1), true),
         ];
         for g in cases {
             let q = ConvQuant { multipliers: &mults[..g.out_c], shifts: &shifts[..g.out_c], ..q };

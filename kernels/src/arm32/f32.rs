@@ -42,7 +42,7 @@
 //! No heap; everything on the stack, at most about 3.9 KiB on the deepest path (packed rows
 //! for small `in_c`: 2.9 KiB, plus the per-block bias, the saved registers and the public
 //! function's frame; measured from the optimized build). The zero vector for padding taps is
-//! ≤ 2 KiB, the pointer table ≤ 300 B.
+//! ≤ 2 KiB, the pointer table ≤ 1 KiB (9×9 windows).
 
 #![allow(clippy::too_many_arguments)]
 
@@ -72,8 +72,9 @@ macro_rules! restore_neon {
 const P: usize = 3;
 /// Output channels per block (the block's bias lives on the stack).
 const OB: usize = 32;
-/// Maximum segments per tile in the indirect path.
-const SEG_MAX: usize = 25;
+/// Maximum segments per tile in the indirect path: 9×9 windows (the table is `3 · SEG_MAX`
+/// pointers, about 1 KiB).
+const SEG_MAX: usize = 81;
 /// Floats of the zero vector that padding taps read.
 const PAD_MAX: usize = 512;
 /// Floats of packed rows per tile in the packed path (small `in_c`): 3 rows of K ≤ 243 (the
@@ -665,7 +666,7 @@ fn conv_fast(
 /// 2-D convolution, within the documented tolerance of [`reference::conv2d_f32`], on
 /// `neon32_conv_f32_3x2`.
 ///
-/// Runs the NEON kernel for any geometry when `in_c ≥ 8` and `k_h·k_w ≤ 25` (`in_c ≤ 512` if
+/// Runs the NEON kernel for any geometry when `in_c ≥ 8` and `k_h·k_w ≤ 81` (`in_c ≤ 512` if
 /// any tap is padding), or when `K = k_h·k_w·in_c` satisfies `K < 8` or `K ≤ 243` (packed);
 /// otherwise the reference.
 pub fn conv2d_f32(

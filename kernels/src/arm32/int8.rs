@@ -67,7 +67,7 @@
 //! (packed rows for small `in_c`) uses about 3.8 KiB including the saved registers and the
 //! public function's frame (measured from the optimized build's frames): epilogue parameters
 //! for a block of 64 output channels 1 KiB, zero-point vector for padding taps ≤ 1 KiB,
-//! pointer table ≤ 400 B, packed rows ≤ 1.5 KiB, depthwise weights + parameters 2 KiB, and
+//! pointer table ≤ 1.3 KiB, packed rows ≤ 1.5 KiB, depthwise weights + parameters 2 KiB, and
 //! 288 B of registers saved by each asm block.
 
 #![allow(clippy::too_many_arguments)]
@@ -100,8 +100,9 @@ macro_rules! restore_neon {
 const P: usize = 4;
 /// Output channels per block: the epilogue parameters of one block live on the stack.
 const OB: usize = 64;
-/// Maximum segments (filter taps, or rows of taps) per tile in the indirect conv path.
-const SEG_MAX: usize = 25;
+/// Maximum segments (filter taps, or rows of taps) per tile in the indirect conv path: 9×9,
+/// the style networks' first and last layers (the table is `4 · SEG_MAX` pointers, 1.3 KiB).
+const SEG_MAX: usize = 81;
 /// Bytes of the zero-point vector that padding taps read.
 const PAD_MAX: usize = 1024;
 /// Bytes of packed rows per tile in the packed conv path (small `in_c`).
@@ -948,7 +949,7 @@ fn conv_fast(
 /// int8 CONV_2D, bit-exact to [`reference::conv2d_i8`], on `neon32_conv_i8_4x2`.
 ///
 /// Any geometry (kernel size, stride, dilation, padding) runs the NEON kernel when
-/// `in_c ≥ 16` and `k_h·k_w ≤ 25` (input read in place through a per-tap pointer table;
+/// `in_c ≥ 16` and `k_h·k_w ≤ 81` (input read in place through a per-tap pointer table;
 /// `in_c ≤ 1024` if any tap is padding), or when `4·max(K, 16) ≤ 1536` with
 /// `K = k_h·k_w·in_c` (the tile's K vectors packed on the stack: first layers with few
 /// channels). Otherwise, and for an input zero point outside `[−128, 127]` or a weight of −128,

@@ -86,12 +86,12 @@
 //! # Resources
 //!
 //! No heap, no scratch from the caller. Stack, deepest call chain (measured frames, release):
-//! conv through the tap table ≈ 3.3 KiB (16 taps × 72 B table, 8 requantization records of
+//! conv through the tap table ≈ 8 KiB (81 taps × 72 B table, 8 requantization records of
 //! 64 B, the 256 B parameter block, spills), conv through the gather buffer (6 × 192 B)
 //! ≈ 3.3 KiB (plus the 1 KiB padded filter when `K < 16`), fully connected ≈ 1.8 KiB, depthwise ≈ 2.0 KiB, ADD < 0.1 KiB.
 //!
 //! Fast-path conditions (else the reference kernel runs, same results): input and output zero
-//! points in `[−128, 127]`; conv with `in_c ≥ 16` and at most 16 taps (any stride, dilation,
+//! points in `[−128, 127]`; conv with `in_c ≥ 16` and at most 81 taps (any stride, dilation,
 //! padding), or `in_c < 16` with `16 ≤ K ≤ 192`, or `K < 16` with `out_c ≤ 64`; fully connected with `in_len ≥ 16`; depthwise
 //! 3×3 with multiplier 1, `in_c ≥ 16` and no `−128` weight; ADD: all three zero points in
 //! `[−128, 127]`.
@@ -108,8 +108,9 @@ use crate::reference::Window2d;
 // from safe entry points; that is sound only because the target guarantees NEON.
 const _: () = assert!(cfg!(target_feature = "neon"), "the arm64 kernels need a target with NEON");
 
-/// Maximum taps (`k_h · k_w`) of the conv fast path (the tap table lives on the stack).
-const TAP_MAX: usize = 16;
+/// Maximum taps (`k_h · k_w`) of the conv fast path (the tap table lives on the stack): 9×9,
+/// the style networks' first and last layers.
+const TAP_MAX: usize = 81;
 /// Output channels per block whose requantization records are precomputed.
 const CB: usize = 32;
 /// Largest window depth `K` of the gathered (`in_c < 16`) conv path.
@@ -1317,7 +1318,7 @@ fn gemm_dispatch<const NT: usize, R: Rows>(g: &Gemm, rows: &mut R, output: &mut 
 
 /// int8 CONV_2D, bit-exact to [`reference::conv2d_i8`] (see the module docs).
 ///
-/// NEON path: up to 16 taps with any stride, dilation and padding when `in_c ≥ 16`, or a
+/// NEON path: up to 81 taps with any stride, dilation and padding when `in_c ≥ 16`, or a
 /// window depth `16 ≤ k_h · k_w · in_c ≤ 192` (gathered) when `in_c < 16`, or a window depth
 /// below 16 with `out_c ≤ 64` (gathered against a zero-padded filter copy); microkernels
 /// `neon64_conv_i8_{6,4,2,1}x4_*`. Other shapes run the reference kernel.
