@@ -154,6 +154,38 @@ fn check_max_pool(g: Window2d, seed: u64) {
     assert_eq!(got, want, "max_pool {g:?}");
 }
 
+/// Windows far larger than the input, mostly padding (valid: every window touches the input):
+/// the kernels must visit only in-bounds taps (fuzz finding 2 was this pattern in the
+/// reference average pool: O(window) work per output, quadratic overall).
+#[test]
+fn max_pool_bits_huge_windows_match_reference() {
+    let base = Window2d {
+        batch: 1,
+        in_h: 2,
+        in_w: 3,
+        in_c: 33,
+        out_h: 1,
+        out_w: 1,
+        out_c: 33,
+        k_h: 1,
+        k_w: 1,
+        stride_h: 1,
+        stride_w: 1,
+        dil_h: 1,
+        dil_w: 1,
+        pad_top: 0,
+        pad_left: 0,
+    };
+    // out = in + 2·pad − extent + 1 with pad = extent − 1 (the largest valid pad).
+    for (k, dil) in [(20_000usize, 1usize), (7_001, 3)] {
+        let extent = dil * (k - 1) + 1;
+        let g = Window2d { k_w: k, dil_w: dil, pad_left: extent - 1, out_w: base.in_w + extent - 1, ..base };
+        check_max_pool(g, k as u64);
+        let g = Window2d { k_h: k, dil_h: dil, pad_top: extent - 1, out_h: base.in_h + extent - 1, ..base };
+        check_max_pool(g, k as u64 + 1);
+    }
+}
+
 const IN_C: [usize; 10] = [1, 2, 31, 32, 33, 64, 65, 100, 128, 257];
 const OUT_C: [usize; 10] = [1, 2, 3, 7, 31, 32, 33, 40, 65, 100];
 

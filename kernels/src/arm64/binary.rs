@@ -1722,17 +1722,16 @@ fn max_pool_neon(g: &Window2d, input: &[u32], output: &mut [u32]) {
     let wpp = words(g.in_c);
     let last_mask = rb::word_mask(g.in_c, wpp - 1);
     let range = |o: usize, stride: usize, pad: usize, k: usize, dil: usize, size: usize| {
-        // In-bounds taps k with 0 <= o·stride + k·dil − pad < size, as [lo, hi) of k.
+        // In-bounds taps t with 0 <= start + t·dil < size, as [lo, hi) of t — computed, not
+        // searched: a search costs O(k) per output, and a window far larger than the input
+        // (valid when most of it is padding) made that quadratic (fuzz finding 2's pattern).
         let start = (o * stride) as isize - pad as isize;
-        let mut lo = 0;
-        while lo < k && start + ((lo * dil) as isize) < 0 {
-            lo += 1;
-        }
-        let mut hi = lo;
-        while hi < k && start + ((hi * dil) as isize) < size as isize {
-            hi += 1;
-        }
-        (start, lo, hi)
+        let dil = dil.max(1) as isize;
+        let lo = if start >= 0 { 0 } else { ((-start + dil - 1) / dil) as usize };
+        let end = size as isize - start;
+        let hi = if end <= 0 { 0 } else { ((end + dil - 1) / dil) as usize };
+        let lo = lo.min(k);
+        (start, lo, hi.clamp(lo, k))
     };
     let nq = wpp / 4;
     for b in 0..g.batch {
