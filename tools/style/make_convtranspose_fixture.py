@@ -5,8 +5,9 @@
                                 output_padding 1: fast-neural-style's upsampling layer, 5x6 -> 10x12)
                                 -> Relu -> ConvTranspose (4->2, k4, stride 2, pads 1, dilations 1:
                                 10x12 -> 20x24) -> Tanh -> y [1,2,20,24]
-    ref_convtranspose_in.npy    the input, NCHW float32 [1,3,5,6], uniform in [-1, 1)
-    ref_convtranspose_out.npy   onnxruntime's output, NCHW float32 [1,2,20,24]
+    ref_convtranspose_in.npy    the input, uniform in [-1, 1), NHWC float32 [1,5,6,3]
+    ref_convtranspose_out.npy   onnxruntime's output, NHWC float32 [1,20,24,2]
+                                (both transposed from ONNX's NCHW, like every .npy in examples/style/)
 
     /work/venv-style/bin/python tools/style/make_convtranspose_fixture.py
 
@@ -67,8 +68,9 @@ def main():
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     (y,) = sess.run(None, {"x": x})
     assert y.shape == (1, 2, 20, 24), y.shape
-    np.save(os.path.join(OUT, "ref_convtranspose_in.npy"), x)
-    np.save(os.path.join(OUT, "ref_convtranspose_out.npy"), y.astype(np.float32))
+    nhwc = lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1), dtype=np.float32)
+    np.save(os.path.join(OUT, "ref_convtranspose_in.npy"), nhwc(x))
+    np.save(os.path.join(OUT, "ref_convtranspose_out.npy"), nhwc(y))
     print(f"wrote {path}; output range [{y.min():.4f}, {y.max():.4f}], "
           f"saturated |y| > 0.99: {(np.abs(y) > 0.99).mean():.1%}")
 
