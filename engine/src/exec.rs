@@ -328,6 +328,15 @@ pub(crate) fn run(model: &Model, info: &OpInfo, arena: &mut [u8]) -> Result<(), 
             let (gamma, beta) = (op.slice(1)?, op.slice(2)?);
             kf32::instance_norm_f32(n, h, w, c, p.epsilon, gamma, beta, op.slice(0)?, cast_mut(out)?);
         }
+        (OpCode::Tanh, _) => kf32::tanh_f32(op.slice(0)?, cast_mut(out)?),
+        (OpCode::TransposeConv2d, _) => {
+            let p: WindowParams = op.params()?;
+            let w = op.tensor(1)?;
+            // `pad_top` / `pad_left` are the crops at the start of the full output (see the kernel).
+            let g = window(&p, &x, &y, w.dims[1], w.dims[2]);
+            let (xs, ws, bias, ys) = (op.slice(0)?, op.slice(1)?, op.slice(2)?, cast_mut(out)?);
+            kf32::transpose_conv2d_f32(&g, p.act_min_f, p.act_max_f, xs, ws, bias, ys);
+        }
         (OpCode::BPack, dtype) => {
             let c = x.last_dim();
             let pixels = x.elements().checked_div(c).ok_or(Error::Internal)?;

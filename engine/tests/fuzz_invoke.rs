@@ -217,6 +217,36 @@ fn binary_model() -> AlignedBlob {
     b.finish().unwrap()
 }
 
+/// A float upsampling tail: TransposeConv2d (k3, stride 2, crops 1/0) → Tanh → TransposeConv2d
+/// (k4, stride 2, dilation 2, crops 1/1).
+fn transpose_model() -> AlignedBlob {
+    let mut b = Builder::new();
+    let x = b.input(DType::F32, &[1, 3, 4, 2], None);
+    let w = b.constant_f32(&[3, 3, 3, 2], &[0.1; 54]);
+    let bias = b.constant_f32(&[3], &[0.5; 3]);
+    let u = b.activation(DType::F32, &[1, 6, 8, 3], None);
+    let p = WindowParams { pad_bottom: 0, pad_right: 0, act_min: 0, act_max: 0, ..win(3, 2, 1) };
+    b.op(OpCode::TransposeConv2d, &[x, w, bias], &[u], &p);
+    let t = b.activation(DType::F32, &[1, 6, 8, 3], None);
+    b.op(OpCode::Tanh, &[u], &[t], &NoParams {});
+    let w2 = b.constant_f32(&[2, 4, 4, 3], &[-0.2; 96]);
+    let b2 = b.constant_f32(&[2], &[0.0; 2]);
+    // (6 − 1)·2 + 2·3 + 1 − 2 = 15, (8 − 1)·2 + 7 − 2 = 19.
+    let y = b.activation(DType::F32, &[1, 15, 19, 2], None);
+    let p2 = WindowParams {
+        dilation_h: 2,
+        dilation_w: 2,
+        act_min: 0,
+        act_max: 0,
+        act_min_f: -1.0,
+        act_max_f: 1.0,
+        ..win(4, 2, 1)
+    };
+    b.op(OpCode::TransposeConv2d, &[t, w2, b2], &[y], &p2);
+    b.output(y);
+    b.finish().unwrap()
+}
+
 /// Which 32-bit word of the blob a mutation overwrites: a record field, a param, or an index.
 #[derive(Debug, Clone)]
 struct Mutation {
@@ -271,6 +301,7 @@ fn run_if_valid(blob: &AlignedBlob) {
 fn unmutated_models_run() {
     run_if_valid(&int8_model());
     run_if_valid(&binary_model());
+    run_if_valid(&transpose_model());
 }
 
 proptest! {
@@ -283,6 +314,11 @@ proptest! {
     #[test]
     fn mutated_binary_model_never_panics(section in 0usize..5, word in any::<usize>(), value in values()) {
         run_if_valid(&mutate(&binary_model(), &Mutation { section, word, value }));
+    }
+
+    #[test]
+    fn mutated_transpose_model_never_panics(section in 0usize..5, word in any::<usize>(), value in values()) {
+        run_if_valid(&mutate(&transpose_model(), &Mutation { section, word, value }));
     }
 }
 

@@ -21,6 +21,13 @@
 //!   with `n = h*w`, `M` the mean of `|x|` over the plane and `sigma = sqrt(var + eps)` (f64).
 //!   This is the first-order error of the two-pass f32 statistics: the mean is off by about
 //!   `n*u*M`, which the division by `sigma` amplifies.
+//! * **Transposed conv** is a sum of products: the first rule, with `n = k_h*k_w*in_c + 1` (an
+//!   upper bound on the taps reaching one output, plus the bias) and `S` the sum of the absolute
+//!   values of the terms that do reach it. Its oracle is written in *scatter* form (every input
+//!   pixel adds its products into a full-size f64 output, which is then cropped), the kernel in
+//!   gather form, so the two share no index arithmetic.
+//! * **Tanh**: `|y - y64| <= 4*u*|y64| + 2^-126` (libm's `tanhf` is within about 2 ulp; the
+//!   absolute part covers flushed subnormals); NaN propagates, `±inf -> ±1`.
 //!
 //! Shapes are random and include 1x1 images, kernels larger than the input (TFLite SAME padding),
 //! strides larger than the kernel, dilation, arbitrary explicit padding, channel counts 1, 3, 17
@@ -685,4 +692,143 @@ fn instance_norm_large_offset_two_pass() {
     let ysd = (ys.iter().map(|y| (y - ym).powi(2)).sum::<f64>() / ys.len() as f64).sqrt();
     assert!(ym.abs() < 1e-2, "mean {ym}");
     assert!((ysd - (var / (var + 1e-5)).sqrt()).abs() < 1e-3, "std {ysd}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transposed conv and tanh
+
+/// The transposed-conv kernel against an f64 oracle in scatter form: every input pixel and tap
+/// adds its products to the full output `(in - 1)*stride + dil*(k - 1) + 1` rows/columns
+/// tall/wide, which is then cropped by `crop_top/left` (the pads before) to `out_h × out_w`.
+#[allow(clippy::too_many_arguments)]
+fn run_transpose_conv(g: Window2d, act: (f32, f32), seed: u64, with_bias: bool) -> Result<(), TestCaseError> {
+    let mut rng = Rng(seed);
+    let input = rng.vec(g.in_len(), -2.0, 2.0);
+    let filter = rng.vec(g.out_c * g.k_h * g.k_w * g.in_c, -1.0, 1.0);
+    let bias = if with_bias { rng.vec(g.out_c, -1.0, 1.0) } else { Vec::new() };
+    let mut out = vec![f32::NAN; g.out_len()];
+    rf::transpose_conv2d_f32(&g, act.0, act.1, &input, &filter, &bias, &mut out);
+
+    let fh = (g.in_h - 1) * g.stride_h + (g.k_h - 1) * g.dil_h + 1;
+    let fw = (g.in_w - 1) * g.stride_w + (g.k_w - 1) * g.dil_w + 1;
+    let mut full = vec![0.0f64; g.batch * fh * fw * g.out_c];
+    let mut abs = vec![0.0f64; full.len()];
+    for (i, &x) in input.iter().enumerate() {
+        let ic = i % g.in_c;
+        let ix = (i / g.in_c) % g.in_w;
+        let iy = (i / (g.in_c * g.in_w)) % g.in_h;
+        let b = i / (g.in_c * g.in_w * g.in_h);
+        for (t, &w) in filter.iter().enumerate() {
+            if t % g.in_c != ic {
+                continue;
+            }
+            let kx = (t / g.in_c) % g.k_w;
+            let ky = (t / (g.in_c * g.k_w)) % g.k_h;
+            let oc = t / (g.in_c * g.k_w * g.k_h);
+            let (y, xx) = (iy * g.stride_h + ky * g.dil_h, ix * g.stride_w + kx * g.dil_w);
+            let j = ((b * fh + y) * fw + xx) * g.out_c + oc;
+            let term = x as f64 * w as f64;
+            full[j] += term;
+            abs[j] += term.abs();
+        }
+    }
+    let n = g.k_h * g.k_w * g.in_c + 1;
+    for (i, &y) in out.iter().enumerate() {
+        let oc = i % g.out_c;
+        let ox = (i / g.out_c) % g.out_w;
+        let oy = (i / (g.out_c * g.out_w)) % g.out_h;
+        let b = i / (g.out_c * g.out_w * g.out_h);
+        let j = ((b * fh + oy + g.pad_top) * fw + ox + g.pad_left) * g.out_c + oc;
+        let b0 = bias.get(oc).copied().unwrap_or(0.0) as f64;
+        let (y64, s) = (full[j] + b0, abs[j] + b0.abs());
+        check("transpose_conv", i, y, clamp64(y64, act.0, act.1), (1e-5 + n as f64 * U) * (s + 1.0))?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Random geometry: input 1..=6, kernel 1..=5, stride 1..=4 (often larger than the kernel,
+    /// leaving outputs that only get the bias), dilation 1..=3, crops up to the full size − 1.
+    #[test]
+    fn transpose_conv2d_matches_f64_scatter_oracle(
+        batch in 1usize..=2,
+        (in_h, in_w) in (1usize..=6, 1usize..=6),
+        (k_h, k_w) in (1usize..=5, 1usize..=5),
+        (stride_h, stride_w) in (1usize..=4, 1usize..=4),
+        (dil_h, dil_w) in prop_oneof![Just((1usize, 1usize)), (1usize..=3, 1usize..=3)],
+        crops in (0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0),
+        in_c in channels(),
+        out_c in channels(),
+        act in act_strategy(),
+        with_bias in prop::bool::weighted(0.85),
+        seed in any::<u64>(),
+    ) {
+        let fh = (in_h - 1) * stride_h + (k_h - 1) * dil_h + 1;
+        let fw = (in_w - 1) * stride_w + (k_w - 1) * dil_w + 1;
+        // Crops before/after with before + after <= full − 1.
+        let split = |full: usize, a: f64, b: f64| {
+            let total = ((full - 1) as f64 * a) as usize;
+            let before = (total as f64 * b) as usize;
+            (before, total - before)
+        };
+        let (top, bottom) = split(fh, crops.0, crops.1);
+        let (left, right) = split(fw, crops.2, crops.3);
+        let g = Window2d {
+            batch, in_h, in_w, in_c,
+            out_h: fh - top - bottom, out_w: fw - left - right, out_c,
+            k_h, k_w, stride_h, stride_w, dil_h, dil_w,
+            pad_top: top, pad_left: left,
+        };
+        run_transpose_conv(g, act, seed, with_bias)?;
+    }
+
+    #[test]
+    fn tanh_matches_f64(seed in any::<u64>(), len in 1usize..=200) {
+        let mut rng = Rng(seed);
+        let input: Vec<f32> = (0..len).map(|i| if i % 2 == 0 { rng.wide() } else { rng.uniform(-10.0, 10.0) }).collect();
+        let mut out = vec![f32::NAN; len];
+        rf::tanh_f32(&input, &mut out);
+        for (i, (&x, &y)) in input.iter().zip(&out).enumerate() {
+            let y64 = (x as f64).tanh();
+            check("tanh", i, y, y64, 4.0 * U * y64.abs() + f64::from(f32::MIN_POSITIVE))?;
+        }
+    }
+}
+
+/// The fast-neural-style upsampling geometry by hand: a single input pixel, 3×3 kernel, stride 2,
+/// pads 1 (+ output_padding 1 folded into the end pad: 1 − 1 = 0) gives a 2×2 output that sees
+/// the taps (1, 1), (1, 2), (2, 1), (2, 2) of the filter.
+#[test]
+fn transpose_conv2d_single_pixel_places_taps() {
+    let g = Window2d {
+        batch: 1,
+        in_h: 1,
+        in_w: 1,
+        in_c: 1,
+        out_h: 2,
+        out_w: 2,
+        out_c: 1,
+        k_h: 3,
+        k_w: 3,
+        stride_h: 2,
+        stride_w: 2,
+        dil_h: 1,
+        dil_w: 1,
+        pad_top: 1,
+        pad_left: 1,
+    };
+    let filter: Vec<f32> = (0..9).map(|v| v as f32).collect();
+    let mut out = [0.0f32; 4];
+    rf::transpose_conv2d_f32(&g, f32::NEG_INFINITY, f32::INFINITY, &[2.0], &filter, &[0.5], &mut out);
+    assert_eq!(out, [2.0 * 4.0 + 0.5, 2.0 * 5.0 + 0.5, 2.0 * 7.0 + 0.5, 2.0 * 8.0 + 0.5]);
+}
+
+#[test]
+fn tanh_nan_propagates_and_inf_saturates() {
+    let mut out = [0.0f32; 4];
+    rf::tanh_f32(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0], &mut out);
+    assert!(out[0].is_nan());
+    assert_eq!(&out[1..], &[1.0, -1.0, 0.0]);
 }

@@ -130,6 +130,8 @@ pub(crate) fn check(m: &Model, op: &OpInfo) -> Result<(), Error> {
         OpCode::Quantize | OpCode::Dequantize => convert(&c),
         OpCode::ResizeNearest => resize(&c),
         OpCode::InstanceNorm => instance_norm(&c),
+        OpCode::Tanh => tanh(&c),
+        OpCode::TransposeConv2d => transpose_conv(&c),
         OpCode::BPack | OpCode::BUnpack => bpack(&c),
         OpCode::BConv2d => bconv(&c),
     }
@@ -413,6 +415,56 @@ fn instance_norm(c: &Ctx) -> Result<(), Error> {
     c.per_channel(1, DType::F32, x.dims[3])?;
     c.per_channel(2, DType::F32, x.dims[3])?;
     c.param(p.epsilon.is_finite() && p.epsilon >= 0.0)
+}
+
+fn tanh(c: &Ctx) -> Result<(), Error> {
+    c.arity(&[1])?;
+    let (x, y) = (c.input(0)?, c.output()?);
+    c.dtype(x.dtype == DType::F32 && y.dtype == DType::F32)?;
+    c.shape(same_shape(&x, &y))
+}
+
+/// The output-size equation of a transposed window along one axis:
+/// `out = (input − 1)·stride + dil·(k − 1) + 1 − before − after`; `None` if it does not hold.
+fn transpose_axis(
+    input: usize,
+    k: usize,
+    stride: u32,
+    dil: u32,
+    before: u32,
+    after: u32,
+    out: usize,
+) -> Option<()> {
+    let (stride, dil) = (stride as usize, dil as usize);
+    if stride == 0 || dil == 0 || k == 0 || input == 0 {
+        return None;
+    }
+    let extent = dil.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
+    let full = input.checked_sub(1)?.checked_mul(stride)?.checked_add(extent)?;
+    let expect = full.checked_sub(before as usize)?.checked_sub(after as usize)?;
+    (expect > 0 && expect == out).then_some(())
+}
+
+fn transpose_conv(c: &Ctx) -> Result<(), Error> {
+    c.arity(&[3])?;
+    let p: WindowParams = c.params()?;
+    let (x, y) = (c.input(0)?, c.output()?);
+    let w = c.constant(1)?;
+    c.dtype(x.dtype == DType::F32 && w.dtype == DType::F32 && y.dtype == DType::F32)?;
+    c.param(p.reserved == 0 && p.depth_multiplier == 1 && p.rounding == 0 && p.pad_value == 0)?;
+    c.param(p.act_min == 0 && p.act_max == 0)?;
+    c.param(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0)?;
+    c.param(p.filter_h > 0 && p.filter_w > 0)?;
+    c.shape(x.rank == 4 && y.rank == 4 && w.rank == 4 && x.dims[0] == y.dims[0])?;
+    let (kh, kw) = (w.dims[1], w.dims[2]);
+    c.shape(p.filter_h as usize == kh && p.filter_w as usize == kw)?;
+    let out_c = y.dims[3];
+    c.shape(w.dims[0] == out_c && w.dims[3] == x.dims[3])?;
+    let h = transpose_axis(x.dims[1], kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom, y.dims[1]);
+    let wd = transpose_axis(x.dims[2], kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right, y.dims[2]);
+    c.shape(h.is_some() && wd.is_some())?;
+    c.per_channel(2, DType::F32, out_c)?;
+    c.activation(DType::F32, p.act_min, p.act_max, p.act_min_f, p.act_max_f)
 }
 
 fn bpack(c: &Ctx) -> Result<(), Error> {

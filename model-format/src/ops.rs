@@ -47,6 +47,12 @@ pub enum OpCode {
     ResizeNearest = 17,
     /// Instance normalization `[x, gamma [C], beta [C]]` → y (float32). [`InstanceNormParams`].
     InstanceNorm = 18,
+    /// Hyperbolic tangent, elementwise: `[x]` → y, same shape (float32). [`NoParams`].
+    Tanh = 19,
+    /// Transposed 2-D convolution (ONNX ConvTranspose, group 1) `[x NHWC, filter OHWI
+    /// [out_c, kh, kw, in_c], bias [out_c]]` → y (float32). [`WindowParams`], with the pads
+    /// *cropping* the full output: `out = (in − 1)·stride + dil·(k − 1) + 1 − pad_before − pad_after`.
+    TransposeConv2d = 20,
     /// Sign-pack float32 or int8 along channels: `[x]` → bitpacked y. [`NoParams`].
     BPack = 32,
     /// Binary convolution `[x bitpacked, filter bitpacked OHWI]` + `[multiplier f32, bias f32]`
@@ -57,7 +63,7 @@ pub enum OpCode {
 }
 
 impl OpCode {
-    pub const ALL: [OpCode; 21] = [
+    pub const ALL: [OpCode; 23] = [
         OpCode::Conv2d,
         OpCode::DepthwiseConv2d,
         OpCode::FullyConnected,
@@ -76,6 +82,8 @@ impl OpCode {
         OpCode::Clamp,
         OpCode::ResizeNearest,
         OpCode::InstanceNorm,
+        OpCode::Tanh,
+        OpCode::TransposeConv2d,
         OpCode::BPack,
         OpCode::BConv2d,
         OpCode::BUnpack,
@@ -105,6 +113,8 @@ impl OpCode {
             OpCode::Clamp => "Clamp",
             OpCode::ResizeNearest => "ResizeNearest",
             OpCode::InstanceNorm => "InstanceNorm",
+            OpCode::Tanh => "Tanh",
+            OpCode::TransposeConv2d => "TransposeConv2d",
             OpCode::BPack => "BPack",
             OpCode::BConv2d => "BConv2d",
             OpCode::BUnpack => "BUnpack",
@@ -119,7 +129,8 @@ impl OpCode {
             | OpCode::DepthwiseConv2d
             | OpCode::MaxPool2d
             | OpCode::AvgPool2d
-            | OpCode::BConv2d => size_of::<WindowParams>(),
+            | OpCode::BConv2d
+            | OpCode::TransposeConv2d => size_of::<WindowParams>(),
             OpCode::FullyConnected => size_of::<FullyConnectedParams>(),
             OpCode::Add | OpCode::Mul | OpCode::Clamp => size_of::<ElementwiseParams>(),
             OpCode::Mean => size_of::<MeanParams>(),
@@ -132,6 +143,7 @@ impl OpCode {
             | OpCode::Lut
             | OpCode::Quantize
             | OpCode::Dequantize
+            | OpCode::Tanh
             | OpCode::BPack
             | OpCode::BUnpack => 0,
         }
@@ -149,10 +161,15 @@ pub const ROUNDING_SINGLE: u32 = 1;
 pub const PAD_VALUE_ONE: u32 = 0;
 pub const PAD_VALUE_ZERO: u32 = 1;
 
-/// Parameters of windowed ops: Conv2d, DepthwiseConv2d, MaxPool2d, AvgPool2d, BConv2d.
+/// Parameters of windowed ops: Conv2d, DepthwiseConv2d, MaxPool2d, AvgPool2d, BConv2d,
+/// TransposeConv2d.
 ///
 /// Padding is explicit (SAME and VALID are resolved by the converter) so the validator can check
 /// the output size equation `out = (in + pad_before + pad_after − dil·(k−1) − 1) / stride + 1`.
+/// For TransposeConv2d the pads crop the full (scattered) output instead:
+/// `out = (in − 1)·stride + dil·(k−1) + 1 − pad_before − pad_after` (ONNX's `output_padding`
+/// is folded into `pad_after` by the converter); `depth_multiplier` is 1, `rounding`,
+/// `pad_value`, `act_min` and `act_max` are 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 #[repr(C)]
 pub struct WindowParams {

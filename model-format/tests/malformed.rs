@@ -583,7 +583,7 @@ fn output_never_written() {
 #[test]
 fn unknown_opcode() {
     let (_, blob) = int8();
-    for (op, opcode) in [(0usize, 0u16), (0, 19), (3, 31), (7, 35), (2, 0x100), (5, 0xffff)] {
+    for (op, opcode) in [(0usize, 0u16), (0, 21), (3, 31), (7, 35), (2, 0x100), (5, 0xffff)] {
         rejects(&blob, Error::UnknownOpcode { op: op as u32, opcode }, |b| {
             patch_op(b, op, |r| r.opcode = opcode)
         });
@@ -1006,6 +1006,62 @@ fn bad_params_elementwise_and_norm() {
         });
     }
     accepts(&fblob, |b| patch_params::<InstanceNormParams>(b, inorm, |p| p.epsilon = 0.0));
+}
+
+/// TransposeConv2d and Tanh: parameters, the transposed output-size equation (checked
+/// arithmetic: huge strides and pads are rejected, never wrap), dtypes and shapes.
+#[test]
+fn transpose_conv_and_tanh_rules() {
+    let n = transpose_model();
+    let blob = n.blob();
+    let (tc, th) = (n.o("tconv"), n.o("tanh"));
+    let bad = Error::BadParams { op: tc as u32 };
+    let shape = Error::ShapeMismatch { op: tc as u32 };
+    type Patch = fn(&mut WindowParams);
+    let params: [(Patch, Error); 14] = [
+        (|p| p.reserved = 1, bad),
+        (|p| p.depth_multiplier = 2, bad),
+        (|p| p.rounding = ROUNDING_SINGLE, bad),
+        (|p| p.pad_value = PAD_VALUE_ZERO, bad),
+        (|p| p.act_min = -128, bad),
+        (|p| p.act_min_f = f32::NAN, bad),
+        (|p| (p.act_min_f, p.act_max_f) = (1.0, 0.0), bad),
+        (|p| p.stride_w = 0, bad),
+        (|p| p.dilation_h = 0, bad),
+        (|p| p.filter_h = 2, shape),
+        (|p| p.pad_bottom = 1, shape),
+        (|p| p.pad_top = u32::MAX, shape),
+        (|p| p.stride_h = u32::MAX, shape),
+        (|p| p.dilation_w = u32::MAX, shape),
+    ];
+    for (patch, want) in params {
+        rejects(&blob, want, |b| patch_params::<WindowParams>(b, tc, patch));
+    }
+    // The boundary: the same output from stride 1, dilation 2 along H ((3 − 1) + 2·2 + 1 − 1 − 0 = 6).
+    accepts(&blob, |b| {
+        patch_params::<WindowParams>(b, tc, |p| (p.stride_h, p.dilation_h, p.pad_bottom) = (1, 2, 0))
+    });
+    accepts(&blob, |b| patch_params::<WindowParams>(b, tc, |p| p.act_min_f = 0.0));
+    // Filter and bias: float32 constants of the right shape.
+    let (w, bias) = (n.t("w"), n.t("bias"));
+    rejects(&blob, Error::DtypeMismatch { op: tc as u32 }, |b| {
+        patch_tensor(b, w as usize, |r| r.dtype = DType::I32 as u8)
+    });
+    rejects(&blob, Error::DtypeMismatch { op: tc as u32 }, |b| {
+        patch_tensor(b, bias as usize, |r| r.dtype = DType::I32 as u8)
+    });
+    // Tanh is float32 only: relabelled from a float op's output it still checks dtypes and shape.
+    let y = n.t("y");
+    rejects(&blob, Error::DtypeMismatch { op: th as u32 }, |b| {
+        patch_tensor(b, y as usize, |r| r.dtype = DType::I32 as u8)
+    });
+    // Relabelled into each other: the parameter record no longer fits the opcode.
+    rejects(&blob, Error::BadParamsLength { op: th as u32 }, |b| {
+        patch_op(b, th, |r| r.opcode = OpCode::TransposeConv2d as u16)
+    });
+    rejects(&blob, Error::BadParamsLength { op: tc as u32 }, |b| {
+        patch_op(b, tc, |r| r.opcode = OpCode::Tanh as u16)
+    });
 }
 
 // ---------------------------------------------------------------- dtypes, shapes, quantization

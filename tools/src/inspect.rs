@@ -309,6 +309,10 @@ fn params_summary(model: &Model, op: &OpInfo) -> String {
             };
             format!("{}, {pad}, {epilogue}{clamp}", window(&p))
         }
+        OpCode::TransposeConv2d => {
+            let Some(p) = model.params::<WindowParams>(op) else { return "?".into() };
+            format!("{} (pads crop the output), {}", window(&p), act_f(p.act_min_f, p.act_max_f))
+        }
         OpCode::MaxPool2d | OpCode::AvgPool2d => {
             let Some(p) = model.params::<WindowParams>(op) else { return "?".into() };
             match dtype_of(0) {
@@ -408,6 +412,6 @@ fn params_summary(model: &Model, op: &OpInfo) -> String {
             _ => "sign (x < 0 → 1)".into(),
         },
         OpCode::Concatenation => "last axis".into(),
-        OpCode::Reshape | OpCode::Lut | OpCode::BUnpack => String::new(),
+        OpCode::Reshape | OpCode::Lut | OpCode::BUnpack | OpCode::Tanh => String::new(),
     }
 }

@@ -367,3 +367,76 @@ pub fn instance_norm_f32(
         }
     }
 }
+
+/// Elementwise hyperbolic tangent, `libm::tanhf` per element. NaN propagates, `±inf → ±1`.
+pub fn tanh_f32(input: &[f32], output: &mut [f32]) {
+    debug_assert_eq!(input.len(), output.len());
+    for (y, &x) in output.iter_mut().zip(input) {
+        *y = libm::tanhf(x);
+    }
+}
+
+/// Transposed 2-D convolution (ONNX ConvTranspose with group 1). Input NHWC
+/// `[batch][in_h][in_w][in_c]`, filter OHWI `[out_c][k_h][k_w][in_c]`, bias `[out_c]` (or
+/// empty), output NHWC `[batch][out_h][out_w][out_c]`.
+///
+/// The geometry reuses [`Window2d`] with `in_*` the input, `out_*` the output and `pad_top` /
+/// `pad_left` the number of rows / columns **cropped** from the start of the full output: input
+/// pixel `(iy, ix)` at tap `(ky, kx)` lands on output
+/// `(iy·stride_h + ky·dil_h − pad_top, ix·stride_w + kx·dil_w − pad_left)` (dropped when outside
+/// the output). The output size is the caller's (validated by the blob:
+/// `out = (in − 1)·stride + dil·(k − 1) + 1 − pad_before − pad_after`).
+///
+/// Computed in **gather form**, so each output has its own accumulator in a fixed order, the same
+/// as [`conv2d_f32`]: `acc = bias`, then `acc += x · w` over the taps `(ky, kx, ic)` in row-major
+/// order (skipping taps that no input pixel reaches: `oy + pad_top − ky·dil_h` negative, not a
+/// multiple of `stride_h`, or past the input; likewise along x), then the fused activation clamp.
+#[allow(clippy::too_many_arguments)]
+pub fn transpose_conv2d_f32(
+    g: &Window2d,
+    act_min: f32,
+    act_max: f32,
+    input: &[f32],
+    filter: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+) {
+    debug_assert_eq!(input.len(), g.in_len());
+    debug_assert_eq!(filter.len(), g.out_c * g.k_h * g.k_w * g.in_c);
+    debug_assert!(bias.is_empty() || bias.len() == g.out_c);
+    debug_assert_eq!(output.len(), g.out_len());
+
+    // Input coordinate whose tap `k` lands on output coordinate `o`, if any.
+    let src = |o: usize, k: usize, stride: usize, dil: usize, pad: usize, size: usize| -> Option<usize> {
+        let t = (o + pad).checked_sub(k * dil)?;
+        if t % stride != 0 {
+            return None;
+        }
+        let i = t / stride;
+        (i < size).then_some(i)
+    };
+    for b in 0..g.batch {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for oc in 0..g.out_c {
+                    let mut acc = bias_at(bias, oc);
+                    for ky in 0..g.k_h {
+                        let Some(iy) = src(oy, ky, g.stride_h, g.dil_h, g.pad_top, g.in_h) else { continue };
+                        for kx in 0..g.k_w {
+                            let Some(ix) = src(ox, kx, g.stride_w, g.dil_w, g.pad_left, g.in_w) else {
+                                continue;
+                            };
+                            for ic in 0..g.in_c {
+                                let x = input[((b * g.in_h + iy) * g.in_w + ix) * g.in_c + ic];
+                                let w = filter[((oc * g.k_h + ky) * g.k_w + kx) * g.in_c + ic];
+                                acc += x * w;
+                            }
+                        }
+                    }
+                    output[((b * g.out_h + oy) * g.out_w + ox) * g.out_c + oc] =
+                        clamp_act(acc, act_min, act_max);
+                }
+            }
+        }
+    }
+}

@@ -437,9 +437,29 @@ pub fn concat_model() -> Net {
     n
 }
 
+/// float32 upsampling tail: TransposeConv2d (k3, stride 2, pads 1/0 — ONNX's pads 1 with
+/// output_padding 1) → Tanh.
+pub fn transpose_model() -> Net {
+    let mut rng = Rng(31);
+    let mut n = Net::new();
+    let x = n.input("x", DType::F32, &[1, 3, 4, 2], None);
+    let w = n.const_f32("w", &[3, 3, 3, 2], &rng.f32s(54));
+    let bias = n.const_f32("bias", &[3], &rng.f32s(3));
+    // (in − 1)·2 + 3 − 1 − 0: H 3 → 6, W 4 → 8.
+    let u = n.act("u", DType::F32, &[1, 6, 8, 3], None);
+    let mut p = window(3, 2, 1);
+    (p.pad_bottom, p.pad_right, p.act_min, p.act_max) = (0, 0, 0, 0);
+    n.op("tconv", OpCode::TransposeConv2d, &[x, w, bias], &[u], &p);
+    let y = n.act("y", DType::F32, &[1, 6, 8, 3], None);
+    n.op("tanh", OpCode::Tanh, &[u], &[y], &NoParams {});
+    n.output(y);
+    n
+}
+
 /// Every test model, by name.
 pub fn all_models() -> Vec<(&'static str, Net)> {
     vec![
+        ("transpose", transpose_model()),
         ("int8_conv", int8_conv_model()),
         ("float", float_model()),
         ("binary", binary_model()),

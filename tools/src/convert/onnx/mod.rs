@@ -20,7 +20,8 @@
 //!   int8 exactly) and its int8 per-channel weights;
 //! * Doppler's calibration ([`OnnxOptions::calibration`]): activation ranges recorded on float
 //!   runs, symmetric per-channel weights, TFLite requantization;
-//! * both leave InstanceNormalization, the residual Adds and Clip in float32.
+//! * both leave InstanceNormalization, the residual Adds, Clip, Tanh and ConvTranspose in
+//!   float32.
 //!
 //! Anything else is an error naming the node (`unsupported: op N (OpType 'name'): …`).
 
@@ -713,6 +714,8 @@ fn lower_node(cx: &mut Cx, i: usize) -> Result<()> {
         "InstanceNormalization" => instance_norm(cx, i),
         "Add" | "Mul" => add_mul(cx, i),
         "Clip" => clip(cx, i),
+        "Tanh" => tanh(cx, i),
+        "ConvTranspose" => conv_transpose(cx, i),
         other => Err(node.err(format!("op {other} is not supported by Doppler"))),
     }
 }
@@ -1247,6 +1250,146 @@ fn clip(cx: &mut Cx, i: usize) -> Result<()> {
     let p = ElementwiseParams { act_min_f: lo, act_max_f: hi, ..Default::default() };
     cx.emit(OpCode::Clamp, &[xv.id], &[y.id], &p);
     cx.set(&name, s, Want::F32, y)
+}
+
+fn tanh(cx: &mut Cx, i: usize) -> Result<()> {
+    let node = cx.node(i);
+    node.need(1, 1)?;
+    node.only_attrs(&[])?;
+    let x = cx.act_input(&node, 0)?;
+    let s = cx.shape(&x)?;
+    let xv = cx.get(&x, Want::F32)?;
+    let name = cx.define(&node, s)?;
+    let y = cx.new_act(DType::F32, s, None);
+    cx.emit(OpCode::Tanh, &[xv.id], &[y.id], &NoParams {});
+    cx.set(&name, s, Want::F32, y)
+}
+
+/// ConvTranspose (group 1, explicit pads) → float32 TransposeConv2d, in every conversion mode.
+/// ONNX's filter `[C_in, C_out, kH, kW]` becomes OHWI `[C_out, kH, kW, C_in]`; `output_padding`
+/// extends the end of each axis, i.e. is subtracted from the end pad (the blob's pads crop the
+/// full output `(in − 1)·stride + dil·(k − 1) + 1`).
+fn conv_transpose(cx: &mut Cx, i: usize) -> Result<()> {
+    let node = cx.node(i);
+    node.need(2, 3)?;
+    node.only_attrs(&[
+        "auto_pad",
+        "dilations",
+        "group",
+        "kernel_shape",
+        "output_padding",
+        "pads",
+        "strides",
+    ])?;
+    let x = cx.act_input(&node, 0)?;
+    let xs = cx.shape(&x)?;
+    let wc = cx.const_of(&node, 1)?.cloned().ok_or_else(|| node.bad("no filter"))?;
+    let w = wc.dims.clone();
+    if w.len() != 4 {
+        return Err(node.err(format!("filter of rank {} (only 2-D transposed convolutions)", w.len())));
+    }
+    if node.int("group", 1)? != 1 {
+        return Err(node.err("grouped transposed convolution (group ≠ 1)"));
+    }
+    let auto = node.string("auto_pad", "NOTSET")?;
+    if auto != "NOTSET" {
+        return Err(node.err(format!("auto_pad '{auto}' (only NOTSET, explicit pads)")));
+    }
+    if w[0] != xs[1] {
+        return Err(node.bad(format!("filter has {} input channels for {} input channels", w[0], xs[1])));
+    }
+    let (oc, kh, kw) = (w[1], w[2], w[3]);
+    if oc == 0 || kh == 0 || kw == 0 {
+        return Err(node.bad(format!("empty filter {w:?}")));
+    }
+    if let Some(ks) = node.ints("kernel_shape")? {
+        if ks != [kh as i64, kw as i64] {
+            return Err(node.bad(format!("kernel_shape {ks:?} differs from the filter's {kh}x{kw}")));
+        }
+    }
+    let pair = |name: &str, default: usize, range: std::ops::RangeInclusive<i64>| -> Result<[usize; 2]> {
+        match node.ints(name)? {
+            None => Ok([default; 2]),
+            Some(v) if v.len() == 2 && v.iter().all(|s| range.contains(s)) => {
+                Ok([v[0] as usize, v[1] as usize])
+            }
+            Some(v) => Err(node.err(format!("{name} {v:?}"))),
+        }
+    };
+    let strides = pair("strides", 1, 1..=64)?;
+    let dil = pair("dilations", 1, 1..=64)?;
+    let out_pad = pair("output_padding", 0, 0..=64)?;
+    // ONNX pads: [top, left, bottom, right].
+    let pads: [usize; 4] = match node.ints("pads")? {
+        None => [0; 4],
+        Some(v) if v.len() == 4 && v.iter().all(|&p| (0..=4096).contains(&p)) => {
+            [v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize]
+        }
+        Some(v) => return Err(node.err(format!("pads {v:?}"))),
+    };
+    let mut out = [1, oc, 0, 0];
+    let mut end = [0usize; 2];
+    for a in 0..2 {
+        end[a] = pads[a + 2].checked_sub(out_pad[a]).ok_or_else(|| {
+            node.err(format!(
+                "output_padding {} larger than the end pad {} (a negative effective pad)",
+                out_pad[a],
+                pads[a + 2]
+            ))
+        })?;
+        let k = [kh, kw][a];
+        let full = (xs[2 + a] - 1) * strides[a] + dil[a] * (k - 1) + 1;
+        out[2 + a] = full
+            .checked_sub(pads[a] + end[a])
+            .filter(|&o| o > 0)
+            .ok_or_else(|| node.err(format!("pads {pads:?} crop the whole output")))?;
+    }
+    let wf = wc.f32s().ok_or_else(|| node.err("filter must be float"))?;
+    let bias: Vec<f32> = match cx.const_of(&node, 2)? {
+        Some(c) => {
+            c.f32s().filter(|v| v.len() == oc).ok_or_else(|| node.bad("bias must be float [C_out]"))?
+        }
+        None => vec![0.0; oc],
+    };
+    // [C_in, C_out, kH, kW] → [C_out, kH, kW, C_in].
+    let ci = w[0];
+    let mut wt = Vec::with_capacity(wf.len());
+    for o in 0..oc {
+        for y in 0..kh {
+            for x_ in 0..kw {
+                for c in 0..ci {
+                    wt.push(wf[((c * oc + o) * kh + y) * kw + x_]);
+                }
+            }
+        }
+    }
+    let p = WindowParams {
+        filter_h: kh as u32,
+        filter_w: kw as u32,
+        stride_h: strides[0] as u32,
+        stride_w: strides[1] as u32,
+        dilation_h: dil[0] as u32,
+        dilation_w: dil[1] as u32,
+        pad_top: pads[0] as u32,
+        pad_bottom: end[0] as u32,
+        pad_left: pads[1] as u32,
+        pad_right: end[1] as u32,
+        depth_multiplier: 1,
+        rounding: 0,
+        pad_value: 0,
+        act_min: 0,
+        act_max: 0,
+        act_min_f: f32::NEG_INFINITY,
+        act_max_f: f32::INFINITY,
+        reserved: 0,
+    };
+    let xv = cx.get(&x, Want::F32)?;
+    let wid = cx.b.constant_f32(&[oc, kh, kw, ci], &wt);
+    let bid = cx.b.constant_f32(&[oc], &bias);
+    let name = cx.define(&node, out)?;
+    let y = cx.new_act(DType::F32, out, None);
+    cx.emit(OpCode::TransposeConv2d, &[xv.id, wid, bid], &[y.id], &p);
+    cx.set(&name, out, Want::F32, y)
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -131,6 +131,15 @@ fn attr_i(name: &str, i: i64) -> proto::AttributeProto {
     proto::AttributeProto { name: name.into(), r#type: proto::attribute_type::INT, i, ..Default::default() }
 }
 
+fn attr_ints(name: &str, v: &[i64]) -> proto::AttributeProto {
+    proto::AttributeProto {
+        name: name.into(),
+        r#type: proto::attribute_type::INTS,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
 fn attr_s(name: &str, s: &str) -> proto::AttributeProto {
     proto::AttributeProto {
         name: name.into(),
@@ -214,8 +223,8 @@ fn garbage_is_a_typed_error() {
 
 #[test]
 fn unsupported_ops_and_attributes_name_the_node() {
-    let m = model(vec![node("Tanh", "t0", &["x"], "y", vec![])], vec![]);
-    assert_eq!(err_text(&m), "unsupported: op 0 (Tanh 't0'): op Tanh is not supported by Doppler");
+    let m = model(vec![node("Softplus", "t0", &["x"], "y", vec![])], vec![]);
+    assert_eq!(err_text(&m), "unsupported: op 0 (Softplus 't0'): op Softplus is not supported by Doppler");
     let m = model(vec![node("ConvTranspose", "up", &["x", "w"], "y", vec![])], vec![]);
     assert!(err_text(&m).contains("op 0 (ConvTranspose 'up')"), "{}", err_text(&m));
     let w = tensor_f32("w", &[2, 1, 1, 1], &[1.0, 2.0]);
@@ -437,4 +446,102 @@ fn conv_before_instance_norm_is_equalized() {
     eprintln!("narrow channel after InstanceNorm, max |int8 - float|: equalized {equalized}, plain {plain}");
     assert!(equalized < 0.1, "equalized {equalized}");
     assert!(plain > 0.5, "plain {plain}");
+}
+
+// ---- ConvTranspose and Tanh ----
+
+/// `tools/style/make_convtranspose_fixture.py`'s model (ConvTranspose k3 s2 pads 1
+/// output_padding 1 → Relu → ConvTranspose k4 s2 pads 1 → Tanh, random weights) against
+/// onnxruntime's output. Tolerance 1e-5 absolute: each output is a sum of at most 3·9 + 1 and
+/// 4·16 + 1 products of values of order 1 (f32 rounding ~1e-6 for any summation order), and Tanh
+/// is 1-Lipschitz, so only summation order and `tanhf` ulps separate the two runtimes.
+#[test]
+fn convtranspose_tanh_matches_onnxruntime() {
+    let dir = repo().join("examples/style");
+    let (Some(bytes), Some(x), Some(want)) = (
+        local("convtranspose_tanh.onnx"),
+        npy_f32(&dir.join("ref_convtranspose_in.npy")),
+        npy_f32(&dir.join("ref_convtranspose_out.npy")),
+    ) else {
+        panic!("the ConvTranspose fixture is committed in examples/style/");
+    };
+    let c = convert_onnx(&bytes, &OnnxOptions { height: 5, width: 6, ..Default::default() }).unwrap();
+    let ops: Vec<&str> = c.model.report.ops.iter().flat_map(|o| o.lowered.iter().copied()).collect();
+    assert_eq!(ops, ["TransposeConv2d", "Clamp", "TransposeConv2d", "Tanh"]);
+    // The .npy files are NHWC, like the blob (the script transposed onnxruntime's NCHW).
+    let blob = crate::runner::Aligned::from_bytes(c.model.blob.as_bytes());
+    let out =
+        crate::runner::run(blob.as_bytes(), "t", &[("x".into(), crate::npy::Array::f32(&[1, 5, 6, 3], x))])
+            .unwrap();
+    let crate::npy::Data::F32(y) = &out.outputs[0].data else { panic!() };
+    assert_eq!(y.len(), want.len());
+    assert_eq!(y.len(), 20 * 24 * 2);
+    let max = y.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    eprintln!("convtranspose_tanh: max |doppler − onnxruntime| = {max:e}");
+    assert!(max <= 1e-5, "max diff {max}");
+}
+
+/// In a calibrated (int8) conversion ConvTranspose and Tanh stay float32 like InstanceNorm:
+/// the int8 conv in front is dequantized for them.
+#[test]
+fn convtranspose_and_tanh_stay_float_when_calibrated() {
+    let m = model(
+        vec![
+            node("Conv", "cv", &["x", "w", "b"], "c", vec![]),
+            node(
+                "ConvTranspose",
+                "up",
+                &["c", "wt"],
+                "u",
+                vec![
+                    attr_ints("strides", &[2, 2]),
+                    attr_ints("pads", &[1, 1, 1, 1]),
+                    attr_ints("output_padding", &[1, 1]),
+                ],
+            ),
+            node("Tanh", "t", &["u"], "y", vec![]),
+        ],
+        vec![
+            tensor_f32("w", &[2, 2, 1, 1], &[1.0, 0.5, -0.5, 1.0]),
+            tensor_f32("b", &[2], &[0.0, 0.0]),
+            tensor_f32("wt", &[2, 1, 3, 3], &(0..18).map(|i| (i as f32 - 9.0) / 20.0).collect::<Vec<_>>()),
+        ],
+    );
+    let mut cal = Calibration::default();
+    cal.ranges.insert("x".into(), (0.0, 4.0));
+    cal.ranges.insert("c".into(), (-2.0, 6.0));
+    let q = convert_onnx(&m, &OnnxOptions { calibration: Some(cal), ..small() }).unwrap();
+    assert_eq!(q.convs, [0, 1, 0]);
+    let ops: Vec<&str> = q.model.report.ops.iter().flat_map(|o| o.lowered.iter().copied()).collect();
+    assert_eq!(ops, ["Quantize", "Conv2d", "Dequantize", "TransposeConv2d", "Tanh"]);
+}
+
+#[test]
+fn convtranspose_errors_name_the_node() {
+    let w = || tensor_f32("w", &[2, 2, 3, 3], &[0.1; 36]);
+    let ct = |attrs: Vec<proto::AttributeProto>| {
+        model(vec![node("ConvTranspose", "up", &["x", "w"], "y", attrs)], vec![w()])
+    };
+    let e = err_text(&ct(vec![attr_i("group", 2)]));
+    assert!(e.contains("op 0 (ConvTranspose 'up')") && e.contains("group ≠ 1"), "{e}");
+    let e = err_text(&ct(vec![attr_s("auto_pad", "SAME_UPPER")]));
+    assert!(e.contains("op 0 (ConvTranspose 'up')") && e.contains("auto_pad 'SAME_UPPER'"), "{e}");
+    // output_padding 1 with end pad 0: a negative effective pad.
+    let e = err_text(&ct(vec![attr_ints("strides", &[2, 2]), attr_ints("output_padding", &[1, 0])]));
+    assert!(e.contains("op 0 (ConvTranspose 'up')") && e.contains("negative effective pad"), "{e}");
+    let e = err_text(&ct(vec![attr_ints("output_shape", &[8, 12])]));
+    assert!(
+        e.contains("op 0 (ConvTranspose 'up')") && e.contains("attribute 'output_shape' is not supported"),
+        "{e}"
+    );
+    let e = err_text(&ct(vec![attr_ints("pads", &[3, 0, 3, 0])]));
+    assert!(e.contains("crop the whole output"), "{e}");
+    let e = err_text(&model(vec![node("Tanh", "t0", &["x"], "y", vec![attr_i("alpha", 1)])], vec![]));
+    assert!(e.contains("op 0 (Tanh 't0')") && e.contains("attribute 'alpha' is not supported"), "{e}");
+    // Plain ConvTranspose + Tanh convert (4×6 → 6×8 with k3, stride 1, no pads).
+    let m = model(
+        vec![node("ConvTranspose", "up", &["x", "w"], "u", vec![]), node("Tanh", "t", &["u"], "y", vec![])],
+        vec![w()],
+    );
+    assert_eq!(err_text(&m), "converted");
 }
