@@ -529,6 +529,9 @@ fn layer_shapes() {
             // explicit reflect pad (merged rows of taps), and SAME (padding taps, one segment each).
             window(1, (12, 11), (32, 3), (9, 9), (1, 1), (1, 1), false),
             window(1, (10, 10), (32, 3), (9, 9), (1, 1), (1, 1), true),
+            // 9×9 on three channels (K = 243, the style networks' first layer, 3 → 32).
+            window(1, (12, 11), (3, 32), (9, 9), (1, 1), (1, 1), false),
+            window(1, (9, 9), (3, 8), (9, 9), (2, 2), (1, 1), true),
         ];
         for g in cases {
             let q = ConvQuant { multipliers: &mults[..g.out_c], shifts: &shifts[..g.out_c], ..q };

@@ -30,9 +30,9 @@
 //!   `zx · w`, which the `− zx · Σ w` correction cancels exactly as the reference's skip does.
 //! * `in_c % 16 ≠ 0`: the last 16-byte step of each tap is read at `in_c − 16`, overlapping the
 //!   previous step, with the already-counted weight lanes masked to 0. This needs `in_c ≥ 16`.
-//!   A conv with `in_c < 16` (a first layer) gathers each pixel's whole window (`16 ≤ K ≤ 192`)
-//!   into a stack buffer and runs the same kernels on it as a single tap of depth `K`. A window
-//!   shallower than 16 (`K < 16`, e.g. 3×3 on one channel) is gathered into 16-byte rows against
+//!   A conv with `in_c < 16` (a first layer) gathers each pixel's whole window
+//!   (`16 ≤ K ≤ 256`: 9×9×3 = 243 is the style networks' first layer) into a stack buffer and
+//!   runs the same kernels on it as a single tap of depth `K`. A window shallower than 16 (`K < 16`, e.g. 3×3 on one channel) is gathered into 16-byte rows against
 //!   a copy of the filter padded with zero weights to 16 bytes per channel (`out_c ≤ 64`).
 //! * One kernel call computes a pixel tile against a run of consecutive 4-channel tiles (the
 //!   tile loop is in the asm). The epilogue — horizontal sums (`ADDP`), `+ bias − zx · Σ w`,
@@ -87,12 +87,12 @@
 //!
 //! No heap, no scratch from the caller. Stack, deepest call chain (measured frames, release):
 //! conv through the tap table ≈ 8 KiB (81 taps × 72 B table, 8 requantization records of
-//! 64 B, the 256 B parameter block, spills), conv through the gather buffer (6 × 192 B)
+//! 64 B, the 256 B parameter block, spills), conv through the gather buffer (6 × 256 B)
 //! ≈ 3.3 KiB (plus the 1 KiB padded filter when `K < 16`), fully connected ≈ 1.8 KiB, depthwise ≈ 2.0 KiB, ADD < 0.1 KiB.
 //!
 //! Fast-path conditions (else the reference kernel runs, same results): input and output zero
 //! points in `[−128, 127]`; conv with `in_c ≥ 16` and at most 81 taps (any stride, dilation,
-//! padding), or `in_c < 16` with `16 ≤ K ≤ 192`, or `K < 16` with `out_c ≤ 64`; fully connected with `in_len ≥ 16`; depthwise
+//! padding), or `in_c < 16` with `16 ≤ K ≤ 256`, or `K < 16` with `out_c ≤ 64`; fully connected with `in_len ≥ 16`; depthwise
 //! 3×3 with multiplier 1, `in_c ≥ 16` and no `−128` weight; ADD: all three zero points in
 //! `[−128, 127]`.
 
@@ -114,7 +114,7 @@ const TAP_MAX: usize = 81;
 /// Output channels per block whose requantization records are precomputed.
 const CB: usize = 32;
 /// Largest window depth `K` of the gathered (`in_c < 16`) conv path.
-const GATHER_K_MAX: usize = 192;
+const GATHER_K_MAX: usize = 256;
 /// Output channels up to which a conv with `K < 16` runs the gathered path on a filter padded
 /// to 16 bytes per channel (the padded copy lives on the stack: 1 KiB).
 const SMALL_K_OC_MAX: usize = 64;
@@ -1319,7 +1319,7 @@ fn gemm_dispatch<const NT: usize, R: Rows>(g: &Gemm, rows: &mut R, output: &mut 
 /// int8 CONV_2D, bit-exact to [`reference::conv2d_i8`] (see the module docs).
 ///
 /// NEON path: up to 81 taps with any stride, dilation and padding when `in_c ≥ 16`, or a
-/// window depth `16 ≤ k_h · k_w · in_c ≤ 192` (gathered) when `in_c < 16`, or a window depth
+/// window depth `16 ≤ k_h · k_w · in_c ≤ 256` (gathered) when `in_c < 16`, or a window depth
 /// below 16 with `out_c ≤ 64` (gathered against a zero-padded filter copy); microkernels
 /// `neon64_conv_i8_{6,4,2,1}x4_*`. Other shapes run the reference kernel.
 pub fn conv2d_i8(g: &Window2d, q: &ConvQuant, input: &[i8], filter: &[i8], bias: &[i32], output: &mut [i8]) {
