@@ -33,7 +33,8 @@
 //!   A conv with `in_c < 16` (a first layer) gathers each pixel's whole window
 //!   (`16 ≤ K ≤ 256`: 9×9×3 = 243 is the style networks' first layer) into a stack buffer and
 //!   runs the same kernels on it as a single tap of depth `K`. A window shallower than 16
-//!   (`K < 16`, e.g. 3×3 on one channel) is gathered into 16-byte rows against a copy of the filter padded with zero weights to 16 bytes per channel (`out_c ≤ 64`).
+//!   (`K < 16`, e.g. 3×3 on one channel) is gathered into 16-byte rows against a copy of the
+//!   filter padded with zero weights to 16 bytes per channel (`out_c ≤ 64`).
 //! * One kernel call computes a pixel tile against a run of consecutive 4-channel tiles (the
 //!   tile loop is in the asm). The epilogue — horizontal sums (`ADDP`), `+ bias − zx · Σ w`,
 //!   requantization, zero point, clamp, narrowing — runs on the accumulators, and the 4 int8
