@@ -11,8 +11,10 @@ use bytemuck::{Pod, Zeroable};
 pub const MAGIC: [u8; 4] = *b"DPLR";
 /// Bumped for any change that an older reader would misread.
 pub const VERSION_MAJOR: u16 = 1;
-/// Bumped for additions an older reader rejects cleanly (new opcodes, new dtypes).
-pub const VERSION_MINOR: u16 = 0;
+/// Bumped for additions an older reader rejects cleanly (new opcodes, new dtypes); the highest
+/// minor this reader accepts. 1.1 added the opcodes Tanh and TransposeConv2d
+/// ([`crate::ops::OpCode::since_minor`]).
+pub const VERSION_MINOR: u16 = 1;
 /// Alignment of every section, every constant tensor and every arena offset.
 pub const ALIGN: usize = 16;
 /// Largest tensor rank.

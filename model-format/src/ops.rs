@@ -89,6 +89,16 @@ impl OpCode {
         OpCode::BUnpack,
     ];
 
+    /// The format minor version that introduced this opcode: a blob using it must declare at
+    /// least that minor (the writer declares the lowest minor its ops need, so blobs without
+    /// the additions stay readable by 1.0 readers).
+    pub const fn since_minor(self) -> u16 {
+        match self {
+            OpCode::Tanh | OpCode::TransposeConv2d => 1,
+            _ => 0,
+        }
+    }
+
     pub fn from_u16(v: u16) -> Option<OpCode> {
         OpCode::ALL.iter().copied().find(|op| *op as u16 == v)
     }

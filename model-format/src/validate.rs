@@ -136,7 +136,9 @@ pub(crate) fn ops(m: &Model) -> Result<(), Error> {
     for i in 0..m.op_count() {
         let op = i as u32;
         let r = m.op_record(i).ok_or(Error::SectionOutOfBounds { section: Section::Ops })?;
-        let opcode = OpCode::from_u16(r.opcode).ok_or(Error::UnknownOpcode { op, opcode: r.opcode })?;
+        let opcode = OpCode::from_u16(r.opcode)
+            .filter(|c| c.since_minor() <= m.header().version_minor)
+            .ok_or(Error::UnknownOpcode { op, opcode: r.opcode })?;
         if r.reserved != [0; 3] || r.n_outputs == 0 || r.n_inputs as usize > MAX_OP_INPUTS {
             return Err(Error::BadArity { op });
         }

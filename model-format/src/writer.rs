@@ -341,7 +341,14 @@ impl Builder {
         let header = Header {
             magic: MAGIC,
             version_major: VERSION_MAJOR,
-            version_minor: VERSION_MINOR,
+            // The lowest minor whose additions the blob uses: a blob without them stays 1.0.
+            version_minor: self
+                .ops
+                .iter()
+                .map(|o| o.opcode.since_minor())
+                .max()
+                .unwrap_or(0)
+                .min(VERSION_MINOR),
             crc32: 0,
             blob_len: fit(blob.len())?,
             flags: 0,

@@ -141,7 +141,7 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let (_, blob) = int8();
-    for (major, minor) in [(0u16, 0u16), (2, 0), (0xffff, 0), (1, 1), (1, 0xffff), (2, 1), (0, 5)] {
+    for (major, minor) in [(0u16, 0u16), (2, 0), (0xffff, 0), (1, 2), (1, 0xffff), (2, 1), (0, 5)] {
         rejects(&blob, Error::UnsupportedVersion { major, minor }, |b| {
             patch_header(b, |h| {
                 h.version_major = major;
@@ -149,7 +149,7 @@ fn unsupported_version() {
             })
         });
     }
-    // The reader's own version, and every older minor (just 0 in 1.0), is accepted.
+    // The reader's own version, and every older minor, is accepted.
     for minor in 0..=VERSION_MINOR {
         accepts(&blob, |b| patch_header(b, |h| h.version_minor = minor));
     }
@@ -174,6 +174,20 @@ fn every_corrupted_byte_is_caught() {
                     4..=7 => {
                         let major = u16::from_le_bytes([bytes[4], bytes[5]]);
                         let minor = u16::from_le_bytes([bytes[6], bytes[7]]);
+                        if major == VERSION_MAJOR && minor <= VERSION_MINOR {
+                            // Another supported minor (the version is outside the CRC): a higher
+                            // one reads the same blob; a 1.1 blob relabelled 1.0 has opcodes that
+                            // 1.0 does not know.
+                            let needed = u16::from_le_bytes([blob.as_bytes()[6], blob.as_bytes()[7]]);
+                            let got = parse(bytes);
+                            let ok = if minor >= needed {
+                                got.is_ok()
+                            } else {
+                                matches!(got, Err(Error::UnknownOpcode { .. }))
+                            };
+                            assert!(ok, "{name}: byte {pos} ^ {x:#x}: {got:?}");
+                            continue;
+                        }
                         Error::UnsupportedVersion { major, minor }
                     }
                     12..=15 => {
@@ -1700,5 +1714,22 @@ fn bad_params_reserved_fields() {
     });
     rejects(&fblob, Error::BadParams { op: inorm as u32 }, |b| {
         patch_params::<InstanceNormParams>(b, inorm, |p| p.reserved[0] = 1)
+    });
+}
+
+/// The 1.1 opcodes (Tanh, TransposeConv2d) need a blob that declares minor ≥ 1: the writer
+/// declares 1 for such a blob (and 0 for every other, so 1.0 readers keep reading them), and the
+/// same blob relabelled 1.0 has an unknown opcode — what a 1.0 reader would say.
+#[test]
+fn opcodes_of_minor_1_need_version_1_1() {
+    let blob = transpose_model().blob();
+    assert_eq!(Model::parse(blob.as_bytes()).unwrap().header().version_minor, 1);
+    let (_, plain) = int8();
+    assert_eq!(Model::parse(plain.as_bytes()).unwrap().header().version_minor, 0);
+    let op = (0..Model::parse(blob.as_bytes()).unwrap().op_count() as u32)
+        .find(|&i| Model::parse(blob.as_bytes()).unwrap().op(i).unwrap().opcode.since_minor() == 1)
+        .unwrap();
+    rejects(&blob, Error::UnknownOpcode { op, opcode: OpCode::TransposeConv2d as u16 }, |b| {
+        patch_header(b, |h| h.version_minor = 0)
     });
 }

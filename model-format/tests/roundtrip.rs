@@ -41,7 +41,11 @@ fn check_roundtrip(name: &str, n: &Net) {
 
     // Header.
     assert_eq!(h.magic, MAGIC);
-    assert_eq!((h.version_major, h.version_minor), (VERSION_MAJOR, VERSION_MINOR));
+    // The lowest minor the ops need (1 only with the 1.1 opcodes).
+    let minor =
+        (0..m.op_count() as u32).filter_map(|i| m.op(i)).map(|o| o.opcode.since_minor()).max().unwrap_or(0);
+    assert!(minor <= VERSION_MINOR);
+    assert_eq!((h.version_major, h.version_minor), (VERSION_MAJOR, minor));
     assert_eq!(h.blob_len as usize, bytes.len());
     assert_eq!(h.blob_len as usize % ALIGN, 0, "{name}: blob padded to 16");
     assert_eq!(h.crc32, doppler_model_format::layout::crc32(&bytes[CRC_START..]));
