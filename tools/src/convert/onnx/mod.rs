@@ -1363,25 +1363,12 @@ fn conv_transpose(cx: &mut Cx, i: usize) -> Result<()> {
             }
         }
     }
+    // Only float32: no requantization, no int8 clamp (the validator wants those fields zero).
     let p = WindowParams {
-        filter_h: kh as u32,
-        filter_w: kw as u32,
-        stride_h: strides[0] as u32,
-        stride_w: strides[1] as u32,
-        dilation_h: dil[0] as u32,
-        dilation_w: dil[1] as u32,
-        pad_top: pads[0] as u32,
-        pad_bottom: end[0] as u32,
-        pad_left: pads[1] as u32,
-        pad_right: end[1] as u32,
-        depth_multiplier: 1,
         rounding: 0,
-        pad_value: 0,
         act_min: 0,
         act_max: 0,
-        act_min_f: f32::NEG_INFINITY,
-        act_max_f: f32::INFINITY,
-        reserved: 0,
+        ..window_params([kh, kw], strides, dil, [pads[0], end[0], pads[1], end[1]])
     };
     let xv = cx.get(&x, Want::F32)?;
     let wid = cx.b.constant_f32(&[oc, kh, kw, ci], &wt);
@@ -1468,16 +1455,23 @@ fn conv_geometry(node: &Node, x: [usize; 4], w: &[usize]) -> Result<ConvGeom> {
         }
         out[2 + a] = (padded - ext[a]) / strides[a] + 1;
     }
-    let p = WindowParams {
-        filter_h: kh as u32,
-        filter_w: kw as u32,
+    let p = window_params([kh, kw], strides, dil, [pads[0], pads[2], pads[1], pads[3]]);
+    Ok(ConvGeom { p, out })
+}
+
+/// A window op's parameters: kernel, strides, dilations, pads `[top, bottom, left, right]`; the
+/// int8 defaults (double rounding, clamp to the int8 range) and no float clamp.
+fn window_params(k: [usize; 2], strides: [usize; 2], dil: [usize; 2], pads: [usize; 4]) -> WindowParams {
+    WindowParams {
+        filter_h: k[0] as u32,
+        filter_w: k[1] as u32,
         stride_h: strides[0] as u32,
         stride_w: strides[1] as u32,
         dilation_h: dil[0] as u32,
         dilation_w: dil[1] as u32,
         pad_top: pads[0] as u32,
-        pad_bottom: pads[2] as u32,
-        pad_left: pads[1] as u32,
+        pad_bottom: pads[1] as u32,
+        pad_left: pads[2] as u32,
         pad_right: pads[3] as u32,
         depth_multiplier: 1,
         rounding: ROUNDING_DOUBLE,
@@ -1487,8 +1481,7 @@ fn conv_geometry(node: &Node, x: [usize; 4], w: &[usize]) -> Result<ConvGeom> {
         act_min_f: f32::NEG_INFINITY,
         act_max_f: f32::INFINITY,
         reserved: 0,
-    };
-    Ok(ConvGeom { p, out })
+    }
 }
 
 /// OIHW → OHWI.
