@@ -4,7 +4,7 @@
 //!   kernel must be bit-exact to them (int8, binary) or within a documented tolerance (f32).
 //! * [`portable`] — plain-Rust kernels for every target that only reorder memory accesses,
 //!   bit-identical to their reference twins (padding by row copies, channel-blocked instance
-//!   normalization).
+//!   normalization, table-driven dequantization, quantization without `roundf`).
 //! * `arm32` / `arm64` — hand-written NEON kernels (the only `unsafe` in the crate), selected
 //!   statically (`cfg(doppler_neon32)` from build.rs, `cfg(target_arch = "aarch64")`) into [`best`], which is what the engine calls.
 //!

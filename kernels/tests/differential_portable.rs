@@ -4,8 +4,8 @@
 //! The same checks run through `best::` on every target, so the kernels the engine calls are the
 //! ones tested; under `force-reference` they compare the reference with itself.
 
-use doppler_kernels::best::{f32 as best_f32, tensor as best_tensor};
-use doppler_kernels::reference::{f32 as ref_f32, tensor as ref_tensor};
+use doppler_kernels::best::{f32 as best_f32, int8 as best_i8, tensor as best_tensor};
+use doppler_kernels::reference::{f32 as ref_f32, int8 as ref_i8, tensor as ref_tensor};
 use proptest::prelude::*;
 
 /// A 4-D shape with per-axis pads; `reflect` keeps every pad below its axis size.
@@ -67,6 +67,44 @@ proptest! {
         let (mut want, mut got) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
         ref_f32::instance_norm_f32(batch, h, w, c, 1e-5, &gamma, &beta, &x, &mut want);
         best_f32::instance_norm_f32(batch, h, w, c, 1e-5, &gamma, &beta, &x, &mut got);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&got), bits(&want));
+    }
+
+    #[test]
+    fn quantize_matches_reference(
+        scale in prop_oneof![Just(1.0f32), Just(0.5), 1e-3f32..10.0, Just(f32::MIN_POSITIVE)],
+        zp in -128i32..=127,
+        xs in prop::collection::vec(
+            prop_oneof![
+                4 => -300.0f32..300.0,
+                // Ties and their neighbours: k + 0.5 and one ulp either side.
+                2 => (-300i32..300).prop_flat_map(|k| {
+                    let t = k as f32 + 0.5;
+                    prop::sample::select(vec![t, f32::from_bits(t.to_bits() + 1), f32::from_bits(t.to_bits() - 1)])
+                }),
+                1 => prop::sample::select(vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e30, -1e30, 0.49999997, -0.49999997]),
+                1 => any::<f32>(),
+            ],
+            0..300,
+        ),
+    ) {
+        // Scale 1: the ties above are ties of `x / scale`; other scales test the division.
+        let (mut want, mut got) = (vec![7i8; xs.len()], vec![9i8; xs.len()]);
+        ref_i8::quantize_f32_i8(scale, zp, &xs, &mut want);
+        best_i8::quantize_f32_i8(scale, zp, &xs, &mut got);
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn dequantize_matches_reference(
+        scale in prop_oneof![1e-6f32..100.0, any::<f32>().prop_filter("finite > 0", |s| s.is_finite() && *s > 0.0)],
+        zp in -128i32..=127,
+        qs in prop::collection::vec(any::<i8>(), 0..2000),
+    ) {
+        let (mut want, mut got) = (vec![0f32; qs.len()], vec![1f32; qs.len()]);
+        ref_i8::dequantize_i8_f32(scale, zp, &qs, &mut want);
+        best_i8::dequantize_i8_f32(scale, zp, &qs, &mut got);
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         prop_assert_eq!(bits(&got), bits(&want));
     }

@@ -2,6 +2,9 @@
 
 pub use crate::reference::int8::*;
 
+#[cfg(not(feature = "force-reference"))]
+pub use crate::portable::int8::{dequantize_i8_f32, quantize_f32_i8};
+
 #[cfg(all(target_arch = "aarch64", not(feature = "force-reference")))]
 pub use crate::arm64::int8::{add_i8, conv2d_i8, depthwise_conv2d_i8, fully_connected_i8};
 

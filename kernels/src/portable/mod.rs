@@ -6,4 +6,5 @@
 //! kernels too. `kernels/tests/differential_portable.rs` checks exactly that.
 
 pub mod f32;
+pub mod int8;
 pub mod tensor;

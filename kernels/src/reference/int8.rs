@@ -52,7 +52,7 @@ fn clamp_act(v: i32, act_min: i8, act_max: i8) -> i8 {
 
 /// Saturates an `i32` to the int8 range (TFLite's final clamp in ops without a fused activation).
 #[inline]
-fn saturate_i8(v: i32) -> i8 {
+pub(crate) fn saturate_i8(v: i32) -> i8 {
     v.clamp(i32::from(i8::MIN), i32::from(i8::MAX)) as i8
 }
 
