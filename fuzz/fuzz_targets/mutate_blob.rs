@@ -40,6 +40,13 @@ fn bases() -> &'static [AlignedBlob] {
                 }
             }
         }
+        // Format 1.1's opcodes (TransposeConv2d, Tanh): the ONNX fixture that has them.
+        if let Ok(b) = std::fs::read(root.join("examples/style/convtranspose_tanh.onnx")) {
+            let opts = doppler_tools::convert::onnx::OnnxOptions { height: 5, width: 6, ..Default::default() };
+            if let Ok(c) = doppler_tools::convert::onnx::convert_onnx(&b, &opts) {
+                out.push(c.model.blob);
+            }
+        }
         assert!(!out.is_empty(), "no seed blobs found (run from the repository checkout)");
         out
     })
