@@ -6,27 +6,16 @@
 //! found once, the interior of each row is one contiguous copy (the whole `W × C` run when the
 //! channel axis is not padded), and only border pixels are copied one at a time.
 
-use crate::reference::tensor::padded_shape;
+use crate::reference::tensor::{const_src, padded_shape, reflect_src};
 
-/// Where an output coordinate along one axis reads from.
-#[derive(Clone, Copy)]
-enum Src {
-    /// Input coordinate.
-    At(usize),
-    /// Constant padding.
-    Fill,
-}
-
-/// Source of output coordinate `o` along an axis of `size` padded by `before`: constant mode
-/// (`reflect == false`) or REFLECT (edge not repeated; needs `before, after < size`).
+/// Source of output coordinate `o` along an axis of `size` padded by `before` (`None`: constant
+/// padding), with the reference's own index maps.
 #[inline]
-fn src(o: usize, before: usize, size: usize, reflect: bool) -> Src {
-    match o.checked_sub(before) {
-        Some(i) if i < size => Src::At(i),
-        // Validation guarantees `i ≤ 2·(size − 1)` for reflect padding.
-        Some(i) if reflect => Src::At((2 * (size - 1)).saturating_sub(i)),
-        None if reflect => Src::At(before - o),
-        _ => Src::Fill,
+fn src(o: usize, before: usize, size: usize, reflect: bool) -> Option<usize> {
+    if reflect {
+        Some(reflect_src(o, before, size))
+    } else {
+        const_src(o, before, size)
     }
 }
 
@@ -70,7 +59,7 @@ fn pad_any<T: Copy>(
     for a in 0..out_shape[0] {
         for b in 0..oh {
             let Some(out) = rows.next() else { return };
-            let (Src::At(ia), Src::At(ib)) =
+            let (Some(ia), Some(ib)) =
                 (src(a, pads[0][0], in_shape[0], reflect), src(b, pads[1][0], ih, reflect))
             else {
                 out.fill(value);
@@ -85,8 +74,8 @@ fn pad_any<T: Copy>(
                     continue;
                 }
                 match src(w, left, iw, reflect) {
-                    Src::At(i) => pad_row(&row[i * ic..][..ic], pads[3], value, reflect, y),
-                    Src::Fill => y.fill(value),
+                    Some(i) => pad_row(&row[i * ic..][..ic], pads[3], value, reflect, y),
+                    None => y.fill(value),
                 }
             }
         }

@@ -23,7 +23,7 @@ pub fn padded_shape(in_shape: [usize; 4], pads: [[usize; 2]; 4]) -> [usize; 4] {
 /// Source coordinate for output coordinate `o` along an axis of `size` elements padded by
 /// `before`, or `None` when `o` lies in the constant padding.
 #[inline]
-fn const_src(o: usize, before: usize, size: usize) -> Option<usize> {
+pub(crate) fn const_src(o: usize, before: usize, size: usize) -> Option<usize> {
     let i = o.checked_sub(before)?;
     (i < size).then_some(i)
 }
@@ -32,7 +32,7 @@ fn const_src(o: usize, before: usize, size: usize) -> Option<usize> {
 /// repeated): `i = o - before`; `i < 0` reads `-i`, `i >= size` reads `2 * (size - 1) - i`.
 /// Requires `before < size` and `after < size` so that one reflection suffices.
 #[inline]
-fn reflect_src(o: usize, before: usize, size: usize) -> usize {
+pub(crate) fn reflect_src(o: usize, before: usize, size: usize) -> usize {
     if o < before {
         before - o
     } else {
