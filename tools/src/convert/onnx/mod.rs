@@ -294,6 +294,31 @@ impl Node<'_> {
             Some(_) => Err(self.bad(format!("attribute '{name}' is not a list of integers"))),
         }
     }
+    /// A two-element spatial attribute (strides, dilations, output_padding), each in `range`.
+    fn int_pair(
+        &self,
+        name: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<[usize; 2]> {
+        match self.ints(name)? {
+            None => Ok([default; 2]),
+            Some(v) if v.len() == 2 && v.iter().all(|s| range.contains(s)) => {
+                Ok([v[0] as usize, v[1] as usize])
+            }
+            Some(v) => Err(self.err(format!("{name} {v:?}"))),
+        }
+    }
+    /// Explicit `pads` `[top, left, bottom, right]` (absent: zeros), each at most 4096.
+    fn pads(&self) -> Result<[usize; 4]> {
+        match self.ints("pads")? {
+            None => Ok([0; 4]),
+            Some(v) if v.len() == 4 && v.iter().all(|&p| (0..=4096).contains(&p)) => {
+                Ok([v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize])
+            }
+            Some(v) => Err(self.err(format!("pads {v:?}"))),
+        }
+    }
     fn floats(&self, name: &str) -> Result<Option<Vec<f32>>> {
         match self.attr(name) {
             None => Ok(None),
@@ -1307,26 +1332,11 @@ fn conv_transpose(cx: &mut Cx, i: usize) -> Result<()> {
             return Err(node.bad(format!("kernel_shape {ks:?} differs from the filter's {kh}x{kw}")));
         }
     }
-    let pair = |name: &str, default: usize, range: std::ops::RangeInclusive<i64>| -> Result<[usize; 2]> {
-        match node.ints(name)? {
-            None => Ok([default; 2]),
-            Some(v) if v.len() == 2 && v.iter().all(|s| range.contains(s)) => {
-                Ok([v[0] as usize, v[1] as usize])
-            }
-            Some(v) => Err(node.err(format!("{name} {v:?}"))),
-        }
-    };
-    let strides = pair("strides", 1, 1..=64)?;
-    let dil = pair("dilations", 1, 1..=64)?;
-    let out_pad = pair("output_padding", 0, 0..=64)?;
+    let strides = node.int_pair("strides", 1, 1..=64)?;
+    let dil = node.int_pair("dilations", 1, 1..=64)?;
+    let out_pad = node.int_pair("output_padding", 0, 0..=64)?;
     // ONNX pads: [top, left, bottom, right].
-    let pads: [usize; 4] = match node.ints("pads")? {
-        None => [0; 4],
-        Some(v) if v.len() == 4 && v.iter().all(|&p| (0..=4096).contains(&p)) => {
-            [v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize]
-        }
-        Some(v) => return Err(node.err(format!("pads {v:?}"))),
-    };
+    let pads = node.pads()?;
     let mut out = [1, oc, 0, 0];
     let mut end = [0usize; 2];
     for a in 0..2 {
@@ -1405,27 +1415,12 @@ fn conv_geometry(node: &Node, x: [usize; 4], w: &[usize]) -> Result<ConvGeom> {
             return Err(node.bad(format!("kernel_shape {ks:?} differs from the filter's {kh}x{kw}")));
         }
     }
-    let two = |name: &str| -> Result<[usize; 2]> {
-        match node.ints(name)? {
-            None => Ok([1, 1]),
-            Some(v) if v.len() == 2 && v.iter().all(|&s| (1..=64).contains(&s)) => {
-                Ok([v[0] as usize, v[1] as usize])
-            }
-            Some(v) => Err(node.err(format!("{name} {v:?}"))),
-        }
-    };
-    let strides = two("strides")?;
-    let dil = two("dilations")?;
+    let strides = node.int_pair("strides", 1, 1..=64)?;
+    let dil = node.int_pair("dilations", 1, 1..=64)?;
     let ext = [dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1];
     let auto = node.string("auto_pad", "NOTSET")?;
     let pads: [usize; 4] = match auto.as_str() {
-        "NOTSET" => match node.ints("pads")? {
-            None => [0; 4],
-            Some(v) if v.len() == 4 && v.iter().all(|&p| (0..=4096).contains(&p)) => {
-                [v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize]
-            }
-            Some(v) => return Err(node.err(format!("pads {v:?}"))),
-        },
+        "NOTSET" => node.pads()?,
         "VALID" => [0; 4],
         "SAME_UPPER" | "SAME_LOWER" => {
             let mut p = [0; 4];
