@@ -137,6 +137,16 @@ pub(crate) fn check(m: &Model, op: &OpInfo) -> Result<(), Error> {
     }
 }
 
+/// `(stride, extent)` of a window along one axis, extent `dil·(k − 1) + 1`; `None` for a zero
+/// stride, dilation or kernel, or on overflow.
+fn stride_extent(k: usize, stride: u32, dil: u32) -> Option<(usize, usize)> {
+    let (stride, dil) = (stride as usize, dil as usize);
+    if stride == 0 || dil == 0 || k == 0 {
+        return None;
+    }
+    Some((stride, dil.checked_mul(k.checked_sub(1)?)?.checked_add(1)?))
+}
+
 /// The output-size equation of a window along one axis; `None` if it does not hold.
 fn window_axis(
     input: usize,
@@ -147,11 +157,7 @@ fn window_axis(
     after: u32,
     out: usize,
 ) -> Option<()> {
-    let (stride, dil) = (stride as usize, dil as usize);
-    if stride == 0 || dil == 0 || k == 0 {
-        return None;
-    }
-    let extent = dil.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
+    let (stride, extent) = stride_extent(k, stride, dil)?;
     // Pads narrower than the kernel extent: every window touches the input.
     if before as usize >= extent || after as usize >= extent {
         return None;
@@ -435,11 +441,7 @@ fn transpose_axis(
     after: u32,
     out: usize,
 ) -> Option<()> {
-    let (stride, dil) = (stride as usize, dil as usize);
-    if stride == 0 || dil == 0 || k == 0 || input == 0 {
-        return None;
-    }
-    let extent = dil.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
+    let (stride, extent) = stride_extent(k, stride, dil)?;
     let full = input.checked_sub(1)?.checked_mul(stride)?.checked_add(extent)?;
     let expect = full.checked_sub(before as usize)?.checked_sub(after as usize)?;
     (expect > 0 && expect == out).then_some(())
